@@ -1,0 +1,1 @@
+"""NAT backends: the kernel side of port mappings (nftables, iptables, memory)."""

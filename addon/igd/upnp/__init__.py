@@ -1,0 +1,1 @@
+"""The UPnP front-end: device descriptions, SOAP control, GENA events and SSDP."""
