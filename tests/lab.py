@@ -194,22 +194,42 @@ def lab(lan_clients: int = 1) -> Iterator[Lab]:
         built.close()
 
 
+def output_lines(process: subprocess.Popen[str], timeout: float = 10) -> Iterator[str]:
+    """The lines a started process prints from now on, as they come, for `timeout` seconds at most.
+
+    Reads the pipe's bytes directly: a buffered readline could hold a second line back where
+    select() does not see it. Bytes past the last line handed out wait for the next call.
+    """
+    assert process.stdout is not None
+    descriptor = process.stdout.fileno()
+    pending = _unread.setdefault(process.pid, bytearray())
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as selector:
+        selector.register(descriptor, selectors.EVENT_READ)
+        while True:
+            while b"\n" in pending:
+                line, _, rest = bytes(pending).partition(b"\n")
+                pending[:] = rest
+                yield line.decode(errors="replace")
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(timeout=left):
+                return
+            chunk = os.read(descriptor, 65536)
+            if not chunk:
+                return
+            pending += chunk
+
+
+_unread: dict[int, bytearray] = {}  # per process: bytes read past the last line handed out
+
+
 def wait_for_output(
     process: subprocess.Popen[str], needles: Sequence[str], timeout: float = 10
 ) -> str:
     """Read a started process's output until one of `needles` shows up; the text read so far."""
-    assert process.stdout is not None
     seen = ""
-    deadline = time.monotonic() + timeout
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=max(0.0, deadline - time.monotonic())):
-                break
-            line = process.stdout.readline()
-            if not line:
-                break
-            seen += line
-            if any(needle in line for needle in needles):
-                return seen
+    for line in output_lines(process, timeout):
+        seen += line + "\n"
+        if any(needle in line for needle in needles):
+            return seen
     raise TimeoutError(f"none of {list(needles)} within {timeout}s; output so far:\n{seen}")

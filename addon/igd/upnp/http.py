@@ -1,0 +1,176 @@
+"""The gateway's HTTP server: descriptions, control and event URLs, on LAN addresses only.
+
+Every request passes one guard before any handler runs (security-notes.md 4): it must come from
+a host on the LAN of the address it reached (A1), name that very address and port in Host (DNS
+rebinding, A7), and stay within the size limits (A9). Each connection serves one request, as
+miniupnpd does, so a slow or greedy client holds at most one connection per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, ip_address
+from typing import TYPE_CHECKING
+
+from aiohttp import hdrs, web
+
+from igd.core.records import Caller
+from igd.upnp.clients import serves_v1_view
+from igd.upnp.soap import CONTENT_TYPE_XML, MAX_BODY_BYTES, control_handler
+
+if TYPE_CHECKING:
+    from aiohttp.typedefs import Handler, Middleware
+
+    from igd.upnp.devices import GatewayDevices
+    from igd.upnp.gena import EventPublisher
+    from igd.upnp.lan_interface import LanInterface
+
+LOG = logging.getLogger(__name__)
+
+ROOT_DESCRIPTION_PATH = "/rootDesc.xml"
+# security-notes.md A9: request line and each header line within 8 KiB, at most 64 header lines
+MAX_LINE_BYTES = 8190
+MAX_HEADER_LINES = 64
+BAD_HOST = 400  # RFC 9110 7.2: a Host that is missing or not ours is a bad request
+
+
+@dataclass(frozen=True, slots=True)
+class CallerPolicy:
+    """Who is a trusted control point: everyone without secure mode, else the listed addresses."""
+
+    secure_mode: bool
+    trusted: frozenset[IPv4Address]
+
+    def caller(self, request: web.Request) -> Caller:
+        """The core's view of the request's sender (the guard has checked it is a LAN host)."""
+        address = _peer_ipv4(request.remote)
+        authorized = not self.secure_mode or (address is not None and address in self.trusted)
+        return Caller(address=str(address or ""), authorized=authorized)
+
+
+def _peer_ipv4(remote: str | None) -> IPv4Address | None:
+    try:
+        parsed = ip_address(remote or "")
+    except ValueError:
+        return None
+    if isinstance(parsed, IPv4Address):
+        return parsed
+    return parsed.ipv4_mapped
+
+
+def gateway_routes(
+    devices: GatewayDevices,
+    publishers: Mapping[str, EventPublisher],
+    policy: CallerPolicy,
+    *,
+    igd_version: int,
+) -> list[web.RouteDef]:
+    """Every URL of the device trees: documents (GET), control (POST), events (GENA)."""
+    routes = [
+        web.route("*", path, control_handler(service, policy.caller))
+        for path, service in devices.control_endpoints().items()
+    ]
+    for path, publisher in publishers.items():
+        routes += publisher.routes(path)
+
+    async def document(request: web.Request) -> web.Response:
+        v1_view = serves_v1_view(request.headers.get(hdrs.USER_AGENT), igd_version=igd_version)
+        body = devices.document(request.path, v1_view=v1_view)
+        if body is None:  # not reached: only the documents' own paths are routed here
+            raise web.HTTPNotFound
+        return web.Response(body=body, headers={hdrs.CONTENT_TYPE: CONTENT_TYPE_XML})
+
+    trees = (devices.igd2, devices.igd1, devices.igd2_v1_view)
+    paths = [
+        path
+        for tree in trees
+        for path in (tree.description_path, *(service.scpd_url for service in tree.services))
+    ]
+    routes += [web.get(path, document) for path in paths]
+    return routes
+
+
+def _guard(lans: Sequence[LanInterface]) -> Middleware:
+    by_address = {lan.address: lan for lan in lans}
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        transport = request.transport
+        sockname: tuple[str, int] = transport.get_extra_info("sockname") if transport else ("", 0)
+        local = _peer_ipv4(sockname[0])
+        lan = by_address.get(local) if local is not None else None
+        if local is None or lan is None or not lan.serves(request.remote or ""):
+            LOG.info("HTTP from %s refused: not a host of this LAN", request.remote)
+            return web.Response(status=403)
+        # DNS rebinding (A7): a browser tricked into calling us sends the attacker's host name
+        host = request.headers.get(hdrs.HOST, "")
+        port = sockname[1]
+        if host not in (f"{local}:{port}", *((str(local),) if port == 80 else ())):
+            LOG.info(
+                "HTTP from %s refused: Host %r is not %s:%d", request.remote, host, local, port
+            )
+            return web.Response(status=BAD_HOST)
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            return web.Response(status=413)
+        return await handler(request)
+
+    return guard
+
+
+def build_app(
+    routes: Iterable[web.AbstractRouteDef], *, lans: Sequence[LanInterface], server: str
+) -> web.Application:
+    """The application: `routes` behind the guard for requests reaching `lans`' addresses.
+
+    `server` is the SERVER header of every answer (UDA 1.1 form, ssdp_messages.server_header).
+    """
+
+    async def finish(_request: web.Request, response: web.StreamResponse) -> None:
+        response.headers[hdrs.SERVER] = server
+        # one request per connection (A9); the header too, as aiohttp wrote its own already
+        response.headers[hdrs.CONNECTION] = "close"
+        response.force_close()
+
+    app = web.Application(middlewares=[_guard(lans)], client_max_size=MAX_BODY_BYTES)
+    app.add_routes(list(routes))
+    app.on_response_prepare.append(finish)
+    return app
+
+
+class HttpServer:
+    """The application bound to each LAN address (never the wildcard), one port for all."""
+
+    def __init__(self, app: web.Application, *, lans: Sequence[LanInterface], port: int) -> None:
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handler_cancellation=True,
+            max_line_size=MAX_LINE_BYTES,
+            max_field_size=MAX_LINE_BYTES,
+            max_headers=MAX_HEADER_LINES,
+        )
+        self._lans = tuple(lans)
+        self._port = port
+
+    @property
+    def port(self) -> int:
+        """The port served on (the one the kernel chose when asked for 0)."""
+        return self._port
+
+    async def start(self) -> None:
+        """Bind every LAN address; OSError if one cannot be bound (nothing stays bound then)."""
+        await self._runner.setup()
+        try:
+            for lan in self._lans:
+                site = web.TCPSite(self._runner, str(lan.address), self._port)
+                await site.start()
+                if self._port == 0:  # the first site chose it; the others follow
+                    self._port = int(self._runner.addresses[0][1])
+        except OSError:
+            await self._runner.cleanup()
+            raise
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
