@@ -160,8 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # the level is for our own messages: libraries at debug level log every netlink and HTTP packet
-    library_level = max(logging.getLevelNamesMapping()[options.log_level], logging.INFO)
+    # the level is for our own messages: libraries log every netlink message and HTTP request
+    library_level = logging.INFO if options.log_level == "DEBUG" else logging.WARNING
     for library in QUIET_LIBRARIES:
         logging.getLogger(library).setLevel(library_level)
     return asyncio.run(run(options))
