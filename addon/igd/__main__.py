@@ -14,6 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from igd.core.arguments import MAX_LEASE_DURATION
+from igd.core.mappings import DEFAULT_MAX_MAPPINGS, DEFAULT_MAX_PER_CLIENT
 from igd.daemon import Gateway, GatewayError
 from igd.options import (
     BACKENDS,
@@ -24,6 +25,7 @@ from igd.options import (
     OptionsError,
     parse_options,
 )
+from igd.upnp.faces import ANNOUNCE_CHOICES
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -61,9 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     add(
         "--backend",
         choices=BACKENDS,
-        help="where mappings are applied: nftables (kernel NAT), memory (nothing leaves the "
-        "daemon), auto (nftables when the kernel allows it, else memory); iptables is not "
-        "available yet (default: memory)",
+        help="where mappings are applied: nftables (kernel NAT), iptables (kernel NAT where "
+        "nftables is missing), memory (nothing leaves the daemon), auto (nftables, else "
+        "iptables, else memory) (default: memory)",
     )
     add(
         "--data-dir",
@@ -81,6 +83,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--igd-version",
         choices=[str(version) for version in IGD_VERSIONS],
         help="2: IGD:2, with the IGD:1 view for clients that need it; 1: IGD:1 only (default: 2)",
+    )
+    add(
+        "--announce",
+        choices=ANNOUNCE_CHOICES,
+        help="which root devices SSDP shows: both (an IGD:2 and an IGD:1, for every client), "
+        "igd2 or igd1 alone, for LANs with devices that two confuse; --igd-version 1 implies "
+        "igd1 (default: both)",
     )
     add("--min-lease", metavar="SECONDS", help="shortest lease granted (default: 1)")
     add(
@@ -107,9 +116,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="an address allowed to manage every mapping (e.g. Home Assistant's); repeatable",
     )
     add(
+        "--trust-gateway-host",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="trust this host's own LAN addresses (Home Assistant on the same host) like "
+        "--trusted-control-point (default: on)",
+    )
+    add(
+        "--permission-rule",
+        metavar="RULE",
+        action="append",
+        dest="permission_rules",
+        help="'allow|deny EXT-PORTS ADDRESS/BITS INT-PORTS' (miniupnpd's form), tried in order, "
+        "first match decides, none = deny; repeatable (default: allow 1024-65535 to each LAN "
+        "subnet's 1024-65535)",
+    )
+    add(
         "--external-ip",
         metavar="IPV4",
         help="report this external address instead of the WAN interface's own",
+    )
+    add(
+        "--max-mappings",
+        metavar="N",
+        help=f"most mappings the gateway holds in all (default: {DEFAULT_MAX_MAPPINGS})",
+    )
+    add(
+        "--max-mappings-per-client",
+        metavar="N",
+        help=f"most mappings one LAN device may hold (default: {DEFAULT_MAX_PER_CLIENT})",
     )
     add(
         "--log-level",

@@ -21,20 +21,25 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from igd import __version__
+from igd.backends.iptables import IptablesBackend
 from igd.backends.memory import MemoryBackend
 from igd.backends.nftables import NftablesBackend
 from igd.core.connection import ConnectionModel
 from igd.core.nat import NatBackend, NatError
 from igd.core.wan_interface import CommonInterfaceConfig
+from igd.host_ports import HostPorts, host_ports_for
 from igd.identity import IdentityError, start_boot
+from igd.lease_store import LeaseStore, SavedState
 from igd.options import LOOPBACK_INTERFACE, GatewayOptions
+from igd.permissions import PermissionRules, default_rules
 from igd.policy import LanPermissions, LeaseLimitedTable, LeaseLimits, reserved_host_ports
 from igd.upnp.devices import DeviceIdentity, GatewayCore, GatewayDevices
+from igd.upnp.faces import ssdp_faces
 from igd.upnp.gena import EventPublisher
 from igd.upnp.http import CallerPolicy, HttpServer, build_app, gateway_routes
 from igd.upnp.lan_interface import LanInterface, LanInterfaceError, lan_interface
 from igd.upnp.ssdp import SsdpError, SsdpFace, SsdpServer
-from igd.upnp.ssdp_messages import SsdpTarget, server_header
+from igd.upnp.ssdp_messages import server_header
 from igd.wan import WanWatcher
 
 if TYPE_CHECKING:
@@ -43,6 +48,7 @@ if TYPE_CHECKING:
     from igd.core.records import TableChange
     from igd.upnp.devices import DeviceTree
     from igd.upnp.service import GatewayService
+    from igd.upnp.ssdp_messages import SsdpTarget
 
 LOG = logging.getLogger(__name__)
 
@@ -54,22 +60,43 @@ class GatewayError(Exception):
     """The gateway cannot start with these options on this host; the message says why."""
 
 
+KERNEL_BACKENDS = ("nftables", "iptables")  # what `auto` tries, in this order
+
+
+def _kernel_backend(name: str, options: GatewayOptions) -> NatBackend:
+    if name == "iptables":
+        return IptablesBackend(options.wan_interface)
+    return NftablesBackend(options.wan_interface, options.lan_interfaces)
+
+
 async def open_backend(options: GatewayOptions) -> NatBackend:
-    """The NAT backend the options ask for, started; `auto` falls back to memory with a warning."""
-    if options.backend == "memory":
-        backend: NatBackend = MemoryBackend()
-    else:
-        backend = NftablesBackend(options.wan_interface, options.lan_interfaces)
-    try:
-        await backend.start()
-    except NatError as error:
-        if options.backend != "auto":
-            raise GatewayError(f"nftables backend unavailable: {error}") from error
+    """The NAT backend the options ask for, started.
+
+    `auto` takes the first of nftables (libnftables loads and the kernel takes our table) and
+    iptables (iptables-restore works) that starts, else memory with a warning.
+    """
+    auto = options.backend == "auto"
+    names = {"auto": KERNEL_BACKENDS, "memory": ()}.get(options.backend, (options.backend,))
+    refusals: list[str] = []
+    for name in names:
+        backend = _kernel_backend(name, options)
+        try:
+            await backend.start()
+        except NatError as error:
+            if not auto:
+                raise GatewayError(f"{name} backend unavailable: {error}") from error
+            refusals.append(f"{name}: {error}")
+            continue
+        if refusals:
+            LOG.warning("using the %s backend (%s)", name, "; ".join(refusals))
+        return backend
+    if auto:
         LOG.warning(
-            "nftables unavailable (%s); using the memory backend: nothing is forwarded", error
+            "no kernel NAT backend (%s); using the memory backend: nothing is forwarded",
+            "; ".join(refusals),
         )
-        backend = MemoryBackend()
-        await backend.start()
+    backend = MemoryBackend()
+    await backend.start()
     return backend
 
 
@@ -81,6 +108,8 @@ class Gateway:
         self.port = options.http_port
         self.lans: tuple[LanInterface, ...] = ()
         self._backend: NatBackend | None = None
+        self._store: LeaseStore | None = None
+        self._host_ports: HostPorts | None = None
         self._watcher: WanWatcher | None = None
         self._http: HttpServer | None = None
         self._ssdp: SsdpServer | None = None
@@ -102,25 +131,37 @@ class Gateway:
         except (LanInterfaceError, IdentityError) as error:
             raise GatewayError(str(error)) from error
         self._backend = backend = await open_backend(options)
-        await _drop_orphan_rules(backend)
+        self._store = store = LeaseStore(options.data_dir)
+        saved = store.load()
 
         demo = options.wan_interface == LOOPBACK_INTERFACE
+        networks = tuple(dict.fromkeys(lan.network for lan in self.lans))
+        self._host_ports = host_ports_for(backend)
         table = LeaseLimitedTable(
             backend,
             leases=LeaseLimits(options.min_lease, options.max_lease),
             permissions=LanPermissions(
                 external_ports=options.external_ports,
-                networks=tuple(dict.fromkeys(lan.network for lan in self.lans)),
+                networks=networks,
                 own_addresses=frozenset(lan.address for lan in self.lans),
                 reserved_ports=reserved_host_ports(options.http_port),
+                rules=PermissionRules(options.permission_rules or default_rules(networks)),
                 loopback_demo=demo,
             ),
+            host_ports=self._host_ports,
+            max_mappings=options.max_mappings,
+            max_per_client=options.max_mappings_per_client,
+            journal=store,
         )
+        await _restore_mappings(table, saved)
         connection = ConnectionModel(
             clock=time.monotonic,
             forwarding=backend.set_forwarding,
+            settings=saved.settings,
             external_ip_override=str(options.external_ip or ""),
         )
+        store.watch(table, connection)
+        store.changed()  # the file now says what the table holds after the restore
         interface = CommonInterfaceConfig(connection)
         self._watcher = WanWatcher(options.wan_interface, connection, interface)
         first = await self._watcher.read_state()  # known before anything is served
@@ -140,7 +181,10 @@ class Gateway:
         }
         self._feed_events(devices, publishers, table, connection, interface)
 
-        policy = CallerPolicy(options.secure_mode, frozenset(options.trusted_control_points))
+        trusted = {*options.trusted_control_points}
+        if options.trust_gateway_host:  # Home Assistant runs here and calls from these
+            trusted |= {lan.address for lan in self.lans}
+        policy = CallerPolicy(options.secure_mode, frozenset(trusted))
         app = build_app(
             gateway_routes(devices, publishers, policy, igd_version=options.igd_version),
             lans=self.lans,
@@ -153,10 +197,11 @@ class Gateway:
             raise GatewayError(f"cannot listen on port {options.http_port}: {error}") from error
         self.port = self._http.port
 
-        announced = devices.announced if options.igd_version == 2 else (devices.igd1,)
         self._ssdp = SsdpServer(
             interfaces=options.lan_interfaces,
-            faces=[self._face(tree) for tree in announced],
+            faces=[
+                self._face(tree, targets) for tree, targets in ssdp_faces(devices, options.announce)
+            ],
             boot_id=boot.boot_id,
             config_id=devices.config_id,
             server=server,
@@ -187,6 +232,9 @@ class Gateway:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
         for publisher in self._publishers:
             await publisher.close()
         self._publishers.clear()
@@ -194,6 +242,9 @@ class Gateway:
             await self._session.close()
             self._session = None
         self._watcher = None
+        if self._host_ports is not None:
+            self._host_ports.close()
+            self._host_ports = None
         if self._backend is not None:
             await self._backend.stop()
             self._backend = None
@@ -231,15 +282,10 @@ class Gateway:
         connection.add_listener(lambda _changes: _publish(ip_connection))
         interface.add_listener(lambda _changes: _publish(common))
 
-    def _face(self, tree: DeviceTree) -> SsdpFace:
-        targets = [SsdpTarget(target.nt, target.usn) for target in tree.ssdp_targets()]
-        targets += [
-            SsdpTarget(target.nt, target.usn, announced=False)
-            for target in tree.ssdp_search_only_targets()
-        ]
+    def _face(self, tree: DeviceTree, targets: tuple[SsdpTarget, ...]) -> SsdpFace:
         path = tree.description_path
         return SsdpFace(
-            targets=tuple(targets),
+            targets=targets,
             location=lambda lan: f"http://{lan.address}:{self.port}{path}",
         )
 
@@ -278,9 +324,18 @@ def _publish(publishers: list[EventPublisher]) -> None:
         publisher.publish({})
 
 
-async def _drop_orphan_rules(backend: NatBackend) -> None:
-    """Remove rules a previous run left in our table: no lease store yet knows their leases."""
-    orphans = await backend.list()
-    if orphans:
-        LOG.warning("removing %d forwarding rules left by a previous run", len(orphans))
-        await backend.apply(remove=orphans)
+async def _restore_mappings(table: LeaseLimitedTable, saved: SavedState) -> None:
+    """Put back what the last run saved; our kernel table then holds exactly those rules."""
+    try:
+        report = await table.restore(saved.entries)
+    except NatError as error:
+        raise GatewayError(f"cannot restore the saved mappings: {error}") from error
+    LOG.info(
+        "restored %d mappings (%d leases ended while stopped, %d no longer allowed); "
+        "forwarding rules: %d put back, %d removed",
+        report.restored,
+        report.expired,
+        report.refused,
+        report.rules_added,
+        report.rules_removed,
+    )

@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING, Any
 import voluptuous as vol
 
 from igd.core.arguments import MAX_LEASE_DURATION
+from igd.core.mappings import DEFAULT_MAX_MAPPINGS, DEFAULT_MAX_PER_CLIENT
+from igd.permissions import PermissionRule, PermissionRuleError, parse_rule
+from igd.upnp.faces import ANNOUNCE_BOTH, ANNOUNCE_CHOICES, ANNOUNCE_IGD1
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -28,6 +31,8 @@ LOOPBACK_INTERFACE = "lo"
 # them) stored valid across restarts; 5000 is what OpenWrt's miniupnpd package configures.
 # 0 asks for any free port, miniupnpd's own default.
 DEFAULT_HTTP_PORT = 5000
+# Both protocols on every port: more mappings than that can never exist.
+MAX_MAPPINGS_LIMIT = 2 * 65535
 IFNAMSIZ = 16  # Linux <net/if.h>: names are at most 15 bytes plus the terminating NUL
 
 _INTERFACE_NAME = re.compile(r"[^\s/:]+")
@@ -55,6 +60,12 @@ class GatewayOptions:
     trusted_control_points: tuple[ipaddress.IPv4Address, ...]
     external_ip: ipaddress.IPv4Address | None
     log_level: str
+    # empty: the default rules (ports 1024-65535 to the LAN subnets, permissions.default_rules)
+    permission_rules: tuple[PermissionRule, ...] = ()
+    trust_gateway_host: bool = True  # the gateway's own LAN addresses are trusted control points
+    max_mappings: int = DEFAULT_MAX_MAPPINGS
+    max_mappings_per_client: int = DEFAULT_MAX_PER_CLIENT
+    announce: str = ANNOUNCE_BOTH  # which root devices SSDP shows (upnp/faces.py)
 
 
 def default_data_dir() -> Path:
@@ -94,6 +105,13 @@ def _port_range(value: Any) -> tuple[int, int]:
     if not 1 <= low <= high <= 65535:
         raise vol.Invalid(f"port range must lie within 1-65535, low end first: {value!r}")
     return low, high
+
+
+def _permission_rule(value: Any) -> PermissionRule:
+    try:
+        return parse_rule(str(value))
+    except PermissionRuleError as error:
+        raise vol.Invalid(str(error)) from None
 
 
 def _log_level(value: Any) -> str:
@@ -142,6 +160,13 @@ _SCHEMA = vol.Schema(
             None if value is None else _ipv4(value)
         ),
         vol.Optional("log_level", default="INFO"): _log_level,
+        vol.Optional("permission_rules", default=[]): [_permission_rule],
+        vol.Optional("trust_gateway_host", default=True): bool,
+        vol.Optional("announce", default=ANNOUNCE_BOTH): vol.In(ANNOUNCE_CHOICES),
+        vol.Optional("max_mappings", default=DEFAULT_MAX_MAPPINGS): _integer(1, MAX_MAPPINGS_LIMIT),
+        vol.Optional("max_mappings_per_client", default=DEFAULT_MAX_PER_CLIENT): _integer(
+            1, MAX_MAPPINGS_LIMIT
+        ),
     }
 )
 
@@ -167,9 +192,8 @@ def parse_options(raw: Mapping[str, Any]) -> GatewayOptions:
         raise OptionsError(
             f"min_lease: {valid['min_lease']} is longer than max_lease {valid['max_lease']}"
         )
-    if valid["backend"] == "iptables":
-        raise OptionsError("backend: iptables is not available yet; use nftables, memory or auto")
     data_dir = valid["data_dir"]
+    announce = _announced(valid["igd_version"], valid["announce"])
     return GatewayOptions(
         wan_interface=wan,
         lan_interfaces=lan,
@@ -184,4 +208,24 @@ def parse_options(raw: Mapping[str, Any]) -> GatewayOptions:
         trusted_control_points=tuple(valid["trusted_control_points"]),
         external_ip=valid["external_ip"],
         log_level=valid["log_level"],
+        permission_rules=tuple(valid["permission_rules"]),
+        trust_gateway_host=valid["trust_gateway_host"],
+        max_mappings=valid["max_mappings"],
+        max_mappings_per_client=valid["max_mappings_per_client"],
+        announce=announce,
     )
+
+
+def _announced(igd_version: int, announce: str) -> str:
+    """`announce` reconciled with `igd_version`: version 1 means nothing IGD:2 anywhere.
+
+    igd_version 1 (everyone gets IGD:1 descriptions) shows only the IGD:1 device, whatever the
+    default `both` says; asking for the IGD:2 device in the same breath is a contradiction.
+    """
+    if igd_version != 1:
+        return announce
+    if announce not in (ANNOUNCE_BOTH, ANNOUNCE_IGD1):
+        raise OptionsError(
+            f"announce: {announce!r} shows an IGD:2 device, but igd_version 1 serves IGD:1 only"
+        )
+    return ANNOUNCE_IGD1

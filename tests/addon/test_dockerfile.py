@@ -3,7 +3,7 @@
 What can go wrong without a build is checked: the base image is Home Assistant's and has a
 Python the daemon supports, every COPY source exists in the add-on folder (the Supervisor's
 build context), the daemon is installed from that folder with its own dependency list, the
-nftables userland is there, and the health check runs a script the image contains.
+nftables and iptables userlands are there, and the health check runs a script the image contains.
 """
 
 from __future__ import annotations
@@ -70,10 +70,10 @@ def test_the_daemon_is_installed_from_its_own_folder_with_its_dependencies() -> 
     assert installs[0][:4] == ["pip3", "install", "--no-cache-dir", "."]
 
 
-def test_the_nftables_userland_is_installed() -> None:
+def test_the_nftables_and_iptables_userlands_are_installed() -> None:
     packages = [a for a in _all("RUN") if a.startswith("apk add")]
 
-    assert packages == ["apk add --no-cache nftables"]
+    assert packages == ["apk add --no-cache nftables iptables"]
 
 
 def test_the_health_check_runs_a_script_of_the_image() -> None:

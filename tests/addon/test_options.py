@@ -21,6 +21,7 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 
 from igd.__main__ import build_parser, options_from_argv
+from igd.permissions import parse_rule
 from tests.addon.service_support import HELPERS, WAIT, service_environment, write_options
 
 CONFIG: dict[str, Any] = yaml.safe_load((HELPERS.parents[3] / "config.yaml").read_text("utf-8"))
@@ -35,6 +36,7 @@ EXAMPLES: dict[str, tuple[Any, str, Any]] = {
     "backend": ("memory", "backend", "memory"),
     "http_port": (5431, "http_port", 5431),
     "igd_version": ("1", "igd_version", 1),
+    "announce": ("igd2", "announce", "igd2"),
     "secure_mode": (False, "secure_mode", False),
     "trusted_control_points": (
         ["192.168.1.2", "192.168.1.3"],
@@ -42,10 +44,21 @@ EXAMPLES: dict[str, tuple[Any, str, Any]] = {
         (ipaddress.IPv4Address("192.168.1.2"), ipaddress.IPv4Address("192.168.1.3")),
     ),
     "external_ports": ("2000-3000", "external_ports", (2000, 3000)),
+    "trust_gateway_host": (False, "trust_gateway_host", False),
+    "permission_rules": (
+        ["allow 2000-3000 192.168.1.0/24 2000-3000", "deny 0-65535 0.0.0.0/0 0-65535"],
+        "permission_rules",
+        (
+            parse_rule("allow 2000-3000 192.168.1.0/24 2000-3000"),
+            parse_rule("deny 0-65535 0.0.0.0/0 0-65535"),
+        ),
+    ),
     "min_lease": (120, "min_lease", 120),
     "max_lease": (86400, "max_lease", 86400),
     "external_ip": ("198.51.100.7", "external_ip", ipaddress.IPv4Address("198.51.100.7")),
     "log_level": ("debug", "log_level", "DEBUG"),
+    "max_mappings": (10000, "max_mappings", 10000),
+    "max_mappings_per_client": (500, "max_mappings_per_client", 500),
 }
 
 

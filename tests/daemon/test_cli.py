@@ -30,6 +30,8 @@ FLAGS = (
     "--trusted-control-point",
     "--external-ip",
     "--log-level",
+    "--max-mappings",
+    "--max-mappings-per-client",
 )
 
 
@@ -79,7 +81,6 @@ def test_every_flag_has_help_text() -> None:
         (["--http-port", "70000"], "http_port: must be within 0-65535"),
         (["--http-port", "web"], "http_port: not a whole number"),
         (["--backend", "pf"], "--backend: invalid choice"),
-        (["--backend", "iptables"], "backend: iptables is not available yet"),
         (["--igd-version", "3"], "--igd-version: invalid choice"),
         (["--log-level", "chatty"], "--log-level: invalid choice"),
         (["--external-ip", "gateway.example"], "external_ip: not an IPv4 address"),

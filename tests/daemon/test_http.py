@@ -191,7 +191,7 @@ async def test_a_client_maps_a_port_to_itself(start_gateway: Started) -> None:
 
 
 async def test_secure_mode_refuses_a_mapping_for_another_host(start_gateway: Started) -> None:
-    gateway = await start_gateway()
+    gateway = await start_gateway(trust_gateway_host=False)
 
     status, body = await _soap(gateway, "AddPortMapping", **_mapping("127.0.0.2", 18000))
 
@@ -200,7 +200,7 @@ async def test_secure_mode_refuses_a_mapping_for_another_host(start_gateway: Sta
 
 
 async def test_a_trusted_control_point_maps_for_another_host(start_gateway: Started) -> None:
-    gateway = await start_gateway(trusted_control_points=["127.0.0.1"])
+    gateway = await start_gateway(trusted_control_points=["127.0.0.1"], trust_gateway_host=False)
 
     status, _ = await _soap(gateway, "AddPortMapping", **_mapping("127.0.0.2", 18000))
 
@@ -208,7 +208,7 @@ async def test_a_trusted_control_point_maps_for_another_host(start_gateway: Star
 
 
 async def test_without_secure_mode_anyone_maps_for_another_host(start_gateway: Started) -> None:
-    gateway = await start_gateway(secure_mode=False)
+    gateway = await start_gateway(secure_mode=False, trust_gateway_host=False)
 
     status, _ = await _soap(gateway, "AddPortMapping", **_mapping("127.0.0.2", 18000))
 

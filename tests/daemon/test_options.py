@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from igd.core.arguments import MAX_LEASE_DURATION
+from igd.core.mappings import DEFAULT_MAX_MAPPINGS, DEFAULT_MAX_PER_CLIENT
 from igd.options import DEFAULT_HTTP_PORT, OptionsError, parse_options
 
 
@@ -31,6 +32,10 @@ def test_no_options_give_the_embedded_default(
     assert (options.min_lease, options.max_lease) == (1, MAX_LEASE_DURATION)
     assert options.external_ports == (1024, 65535)
     assert options.log_level == "INFO"
+    assert (options.max_mappings, options.max_mappings_per_client) == (
+        DEFAULT_MAX_MAPPINGS,
+        DEFAULT_MAX_PER_CLIENT,
+    )
 
 
 def test_data_dir_falls_back_to_local_state_in_home(
@@ -58,6 +63,8 @@ def test_a_full_set_of_options_is_kept() -> None:
             "trusted_control_points": ["192.168.1.5"],
             "external_ip": " 198.51.100.7 ",
             "log_level": "debug",
+            "max_mappings": "10000",
+            "max_mappings_per_client": 10000,
         }
     )
 
@@ -71,6 +78,7 @@ def test_a_full_set_of_options_is_kept() -> None:
     assert options.trusted_control_points == (IPv4Address("192.168.1.5"),)
     assert options.external_ip == IPv4Address("198.51.100.7")
     assert options.log_level == "DEBUG"
+    assert (options.max_mappings, options.max_mappings_per_client) == (10000, 10000)
 
 
 def test_a_single_external_port_is_a_range_of_one() -> None:
@@ -86,7 +94,6 @@ def test_a_single_external_port_is_a_range_of_one() -> None:
         ({"lan_interfaces": []}, "lan_interfaces: at least one LAN interface is needed"),
         ({"wan_interface": "eth0", "lan_interfaces": ["eth0"]}, "also a LAN interface"),
         ({"backend": "pf"}, "backend: value must be one of"),
-        ({"backend": "iptables"}, "backend: iptables is not available yet"),
         ({"data_dir": " "}, "data_dir: not a directory path"),
         ({"http_port": 65536}, "http_port: must be within 0-65535"),
         ({"http_port": -1}, "http_port: must be within 0-65535"),
@@ -103,6 +110,9 @@ def test_a_single_external_port_is_a_range_of_one() -> None:
         ({"trusted_control_points": ["192.168.1.300"]}, "trusted_control_points.0: not an IPv4"),
         ({"trusted_control_points": ["fe80::1"]}, "not an IPv4 address"),
         ({"external_ip": "example.org"}, "external_ip: not an IPv4 address"),
+        ({"max_mappings": 0}, "max_mappings: must be within 1-131070"),
+        ({"max_mappings_per_client": 131071}, "max_mappings_per_client: must be within 1-131070"),
+        ({"max_mappings": "many"}, "max_mappings: not a whole number"),
         ({"log_level": "chatty"}, "log_level: log level must be one of"),
         ({"listen_everywhere": True}, "listen_everywhere: extra keys not allowed"),
     ],

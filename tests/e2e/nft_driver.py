@@ -1,4 +1,4 @@
-"""Runs an NftablesBackend inside a lab namespace for the tests.
+"""Runs an NftablesBackend (or, with --iptables COMMAND, an IptablesBackend) in a lab namespace.
 
 A netlink socket talks to the namespace of the process that opened it, so the backend has to live
 in the gateway's namespace: `ip netns exec GW python nft_driver.py WAN LAN`. It reads one JSON
@@ -28,8 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from igd.backends.iptables import IptablesBackend
 from igd.backends.nftables import NftablesBackend
-from igd.core.nat import NatError, Redirect
+from igd.core.nat import NatBackend, NatError, Redirect
 
 ADDON = Path(__file__).resolve().parents[2] / "addon"
 
@@ -45,7 +46,7 @@ def _rows(redirects: list[Redirect]) -> list[list[Any]]:
     ]
 
 
-async def _perform(backend: NftablesBackend, command: dict[str, Any]) -> Any:
+async def _perform(backend: NatBackend, command: dict[str, Any]) -> Any:
     match command["op"]:
         case "start":
             await backend.start()
@@ -70,7 +71,7 @@ async def _perform(backend: NftablesBackend, command: dict[str, Any]) -> Any:
     return None
 
 
-async def _serve(backend: NftablesBackend) -> None:
+async def _serve(backend: NatBackend) -> None:
     print(json.dumps({"ok": True, "result": "ready"}), flush=True)
     while line := await asyncio.to_thread(sys.stdin.readline):
         try:
@@ -83,8 +84,10 @@ async def _serve(backend: NftablesBackend) -> None:
 class Backend:
     """The driver started in a namespace, for a test to call as it would the backend."""
 
-    def __init__(self, namespace: str, *interfaces: str) -> None:
+    def __init__(self, namespace: str, *interfaces: str, iptables: str | None = None) -> None:
         driver = (sys.executable, __file__, *interfaces)
+        if iptables is not None:
+            driver += ("--iptables", iptables)
         self._process = subprocess.Popen(
             ["ip", "netns", "exec", namespace, *driver],
             env=os.environ | {"PYTHONPATH": str(ADDON)},  # the daemon's package, installed or not
@@ -129,8 +132,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("wan_interface")
     parser.add_argument("lan_interfaces", nargs="*")
+    parser.add_argument("--iptables", metavar="COMMAND", help="the iptables backend, with COMMAND")
     arguments = parser.parse_args()
-    backend = NftablesBackend(arguments.wan_interface, arguments.lan_interfaces)
+    backend: NatBackend
+    if arguments.iptables is None:
+        backend = NftablesBackend(arguments.wan_interface, arguments.lan_interfaces)
+    else:
+        backend = IptablesBackend(arguments.wan_interface, arguments.iptables)
     asyncio.run(_serve(backend))
 
 

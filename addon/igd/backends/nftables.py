@@ -145,6 +145,11 @@ class NftablesBackend:
         # transaction can also move the symmetry entry of an end that several mappings share.
         self._by_internal_end: dict[InternalEnd, set[Redirect]] = {}
 
+    @property
+    def table(self) -> str:
+        """Our table's name (family ip): other readers of the ruleset skip it."""
+        return self._table
+
     async def start(self) -> None:
         """Create or restore our table (elements kept, forwarding on); hook drop-policy chains."""
         async with self._lock:

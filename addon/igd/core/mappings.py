@@ -1,18 +1,17 @@
 """The port-mapping table of WANIPConnection:2: every rule of the standard, nothing of the wire.
 
 Every front-end (SOAP today, NAT-PMP/PCP later, the integration's requests) calls these actions,
-so each rule is written once. Arguments are checked in the order of the spec's 5.6.0b; a change
-is made in the NAT backend first and committed to the table only once the backend accepted it,
-so a client is never told about a rule the kernel does not have. Changes are serialized by one
-lock and each is atomic; reads (reads.py) never wait.
+so each rule is written once. Arguments are checked in the order of the spec's 5.6.0b; how an
+accepted change reaches the kernel, the table and the journal is igd.core.commits. Changes are
+serialized by one lock and each is atomic; reads (reads.py) never wait.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from igd.core import restrictions
@@ -25,8 +24,8 @@ from igd.core.arguments import (
     check_remote_host,
     check_ui2,
 )
+from igd.core.commits import CommittingTable
 from igd.core.errors import (
-    ACTION_FAILED,
     ACTION_NOT_AUTHORIZED,
     CONFLICT_IN_MAPPING_ENTRY,
     CONFLICT_WITH_OTHER_MECHANISMS,
@@ -35,13 +34,14 @@ from igd.core.errors import (
     PORT_MAPPING_NOT_FOUND,
     UpnpError,
 )
-from igd.core.events import ChangeEvents, ChangeListener, next_system_update_id
-from igd.core.nat import NatBackend, NatError, Redirect
+from igd.core.events import next_system_update_id
+from igd.core.journal import Journal, RestoreReport
+from igd.core.nat import NatBackend, NatError
 from igd.core.portchoice import choose_port
-from igd.core.reads import MappingTableReader
 from igd.core.records import (
     Caller,
     Entry,
+    MappingKey,
     MappingView,
     Permissions,
     PortInUse,
@@ -67,7 +67,7 @@ DEFAULT_MAX_MAPPINGS = 1024  # global limit, 728 beyond it (security-notes.md A1
 DEFAULT_MAX_PER_CLIENT = 64  # per internal client limit, 728 beyond it (A13)
 
 
-class MappingTable(MappingTableReader):
+class MappingTable(CommittingTable):
     """The NAT port-mapping table: the actions of 5.6.14-5.6.21, leases and change events."""
 
     def __init__(
@@ -81,30 +81,20 @@ class MappingTable(MappingTableReader):
         port_in_use: PortInUse | None = None,
         expose_all_mappings: bool = False,
         rng: random.Random | None = None,
+        journal: Journal | None = None,
     ) -> None:
         """Hooks: `permissions` (allow/deny rules, 606), `port_in_use` (other mechanisms, 729).
 
         `expose_all_mappings` lets restricted callers read every entry (miniupnpd's way);
-        `rng` picks the first port tried by AddAnyPortMapping with ExternalPort 0.
+        `rng` picks the first port tried by AddAnyPortMapping with ExternalPort 0; `journal`
+        must hold a change before its caller is answered.
         """
-        super().__init__(clock, expose_all_mappings=expose_all_mappings)
-        self._backend = backend
+        super().__init__(backend, clock, expose_all_mappings=expose_all_mappings, journal=journal)
         self._max_mappings = max_mappings
         self._max_per_client = max_per_client
         self._permissions = permissions
         self._port_in_use = port_in_use
         self._rng = rng or random.SystemRandom()
-        self._lock = asyncio.Lock()
-        self._events = ChangeEvents()
-
-    @property
-    def system_update_id(self) -> int:
-        """SystemUpdateID [2.3.23]."""
-        return self._events.system_update_id
-
-    def add_listener(self, callback: ChangeListener) -> Callable[[], None]:
-        """Call `callback` after every change event; returns a function that stops it."""
-        return self._events.add_listener(callback)
 
     async def add_port_mapping(
         self,
@@ -132,7 +122,7 @@ class MappingTable(MappingTableReader):
             any_port=False,
         )
         restrictions.check_add(caller, request)  # R1, R2
-        async with self._lock:
+        async with self._changing():
             if not self._permitted(request, request.external_port):
                 raise UpnpError(ACTION_NOT_AUTHORIZED, "refused by the permission rules")
             existing = self._entries.get((request.external_port, request.protocol))
@@ -179,7 +169,7 @@ class MappingTable(MappingTableReader):
             any_port=True,
         )
         restrictions.check_add(caller, request)  # R1, R2
-        async with self._lock:
+        async with self._changing():
             wanted = request.external_port
             existing = self._entries.get((wanted, request.protocol))
             if (
@@ -213,7 +203,7 @@ class MappingTable(MappingTableReader):
         check_ui2(external_port)
         remote_host = check_remote_host(remote_host)
         restrictions.check_port_argument(caller, external_port)  # R3
-        async with self._lock:
+        async with self._changing():
             entry = self._entries.lookup(remote_host, external_port, protocol)
             if not restrictions.owns(caller, entry):  # R5
                 raise UpnpError(ACTION_NOT_AUTHORIZED, "R5: not the caller's entry")
@@ -229,7 +219,7 @@ class MappingTable(MappingTableReader):
         check_port_range(start_port, end_port)
         restrictions.check_port_argument(caller, start_port)  # R4
         manage = restrictions.effective_manage(caller, manage)  # R6
-        async with self._lock:
+        async with self._changing():
             # Ours, steps 1-3 of 5.6.19: 730 without candidates, 606 when none is deletable
             candidates = [
                 entry
@@ -269,6 +259,34 @@ class MappingTable(MappingTableReader):
             expired = tuple(replace(entry.view(now), lease_duration=0) for entry in due)
             self._events.publish(len(self._entries), expired=expired)
 
+    async def restore(self, entries: Iterable[Entry]) -> RestoreReport:
+        """Put back the entries a previous run saved, then make the kernel hold just their rules.
+
+        For the daemon's start, while the kernel may still hold the last run's rules (adding
+        them as new mappings would fail). Entries keep their order and lease end; those whose
+        lease ended or that the rules and limits refuse now are left out. One backend change adds
+        what the kernel lacks and removes what the table lacks. The table must be empty; on
+        NatError it stays empty and the kernel unchanged. No change event: nothing changed for
+        clients.
+        """
+        async with self._lock:
+            if len(self._entries):
+                raise RuntimeError("restore needs an empty table")
+            now = self._clock()
+            kept: dict[MappingKey, Entry] = {}
+            per_client: Counter[str] = Counter()
+            expired = refused = 0
+            for entry in entries:
+                if entry.expires_at is not None and entry.expires_at <= now:
+                    expired += 1
+                elif self._restorable(entry, kept, per_client[entry.internal_client]):
+                    kept[entry.key] = entry
+                    per_client[entry.internal_client] += not entry.static
+                else:
+                    refused += 1
+            added, removed = await self._reconcile([*kept.values()])
+            return RestoreReport(len(kept), expired, refused, added, removed)
+
     async def add_static(
         self,
         *,
@@ -295,7 +313,7 @@ class MappingTable(MappingTableReader):
             lease_duration=0,
             any_port=False,
         )
-        async with self._lock:
+        async with self._changing():
             if (request.external_port, request.protocol) in self._entries:
                 raise UpnpError(CONFLICT_IN_MAPPING_ENTRY)
             if self._in_use_elsewhere(request.external_port, request.protocol):
@@ -309,11 +327,26 @@ class MappingTable(MappingTableReader):
         protocol = check_protocol(protocol)
         check_ui2(external_port)
         remote_host = check_remote_host(remote_host)
-        async with self._lock:
+        async with self._changing():
             entry = self._entries.lookup(remote_host, external_port, protocol)
             if not entry.static:
                 raise UpnpError(NO_SUCH_ENTRY_IN_ARRAY, "not a static mapping")
             await self._delete([entry])
+
+    def _restorable(self, entry: Entry, kept: dict[MappingKey, Entry], client_count: int) -> bool:
+        """Whether a saved entry may come back: allowed now, within the limits, not a repeat."""
+        return (
+            entry.key not in kept
+            and len(kept) < self._max_mappings
+            and (entry.static or client_count < self._max_per_client)
+            and not self._in_use_elsewhere(entry.external_port, entry.protocol)
+            and (
+                self._permissions is None
+                or self._permissions.allows(
+                    entry.external_port, entry.internal_client, entry.internal_port
+                )
+            )
+        )
 
     def _permitted(self, request: MappingRequest, external_port: int) -> bool:
         return self._permissions is None or self._permissions.allows(
@@ -328,59 +361,6 @@ class MappingTable(MappingTableReader):
             raise UpnpError(NO_PORT_MAPS_AVAILABLE, "mapping table full")
         if self._entries.dynamic_count(internal_client) >= self._max_per_client:
             raise UpnpError(NO_PORT_MAPS_AVAILABLE, f"limit reached for {internal_client}")
-
-    async def _create(self, request: MappingRequest, port: int, *, static: bool = False) -> None:
-        entry = Entry(
-            remote_host=request.remote_host,
-            external_port=port,
-            protocol=request.protocol,
-            internal_port=request.internal_port,
-            internal_client=request.internal_client,
-            enabled=request.enabled,
-            description=request.description,
-            expires_at=None,
-        )
-        await self._apply(add=kernel_rules([entry]))
-        now = self._clock()  # the lease runs from the moment the kernel has the rule
-        if not static:
-            entry = replace(entry, expires_at=now + request.lease_duration)
-        self._entries.insert(entry)
-        self._events.publish(len(self._entries), added=(entry.view(now),))
-
-    async def _overwrite(self, existing: Entry, request: MappingRequest) -> None:
-        """New InternalPort, description, enabled flag and lease (from now), in the same place."""
-        entry = replace(
-            existing,
-            internal_port=request.internal_port,
-            enabled=request.enabled,
-            description=request.description,
-        )
-        old_rules, new_rules = kernel_rules([existing]), kernel_rules([entry])
-        if old_rules != new_rules:  # a pure renewal leaves the kernel alone
-            await self._apply(add=new_rules, remove=old_rules)
-        now = self._clock()
-        entry = replace(entry, expires_at=now + request.lease_duration)
-        self._entries.replace(entry)
-        # Ours: a renewal is an update too, +1 (as igd2-for-linux)
-        self._events.publish(len(self._entries), updated=(entry.view(now),))
-
-    async def _delete(self, entries: list[Entry]) -> None:
-        await self._apply(remove=kernel_rules(entries))
-        now = self._clock()
-        for entry in entries:
-            self._entries.remove(entry)
-        self._events.publish(
-            len(self._entries), removed=tuple(entry.view(now) for entry in entries)
-        )
-
-    async def _apply(self, add: Sequence[Redirect] = (), remove: Sequence[Redirect] = ()) -> None:
-        """Make the change in the kernel; a refusal is 501 with nothing changed (5.6.0b step 10)."""
-        if not add and not remove:
-            return
-        try:
-            await self._backend.apply(add=add, remove=remove)
-        except NatError as err:
-            raise UpnpError(ACTION_FAILED, f"NAT backend refused: {err}") from err
 
 
 def _same_owner(existing: Entry, request: MappingRequest) -> bool:

@@ -18,7 +18,7 @@ from igd.core.errors import (
     UpnpError,
 )
 from igd.core.index import MappingIndex
-from igd.core.records import Caller, MappingView
+from igd.core.records import Caller, Entry, MappingView
 
 
 class MappingTableReader:
@@ -38,6 +38,14 @@ class MappingTableReader:
         """The whole table in creation order."""
         now = self._clock()
         return [entry.view(now) for entry in self._entries]
+
+    def entries(self) -> list[Entry]:
+        """Every entry as kept, its lease an end time on the table's clock (for the lease store)."""
+        return list(self._entries)
+
+    def entry(self, external_port: int, protocol: str) -> Entry | None:
+        """The entry of (ExternalPort, Protocol) as kept, or None (for the lease store)."""
+        return self._entries.get((external_port, protocol))
 
     def next_expiry(self) -> float | None:
         """Clock time at which the next lease ends, None when no lease runs."""

@@ -1,14 +1,44 @@
-"""The gateway's device trees, their documents, URLs and SSDP targets (igd2-device.md 1-3, 7.1).
+"""The gateway's device trees, their documents, URLs and SSDP faces (igd2-device.md 1-3, 7.1, 7.1b).
 
-One core, two announced root devices (7.1b, as AVM's FRITZ!Box does): an InternetGatewayDevice:2
-for IGD:2 clients and an InternetGatewayDevice:1, with its own UDNs, for clients that only know
-IGD:1. A third tree, the v1 view of the IGD:2 device (same UDNs, v1 types and SCPD), is what
-miniupnpd's `force_igd_desc_v1` serves at the IGD:2 description URL to Microsoft's clients (7.1).
+Why two announced root devices over one core, and not one device with a v1 view (7.1b):
+- miniupnpd's one IGD:2 device with a v1 view per User-Agent (7.1) loses the IGD:1-only clients
+  that send no User-Agent (nat-upnp, nat-api: they keep a device only if its description says
+  InternetGatewayDevice:1 with WANIPConnection:1), and a v1-only device loses the IGD:2-only
+  clients (libp2p's nat-port-mapper: AddAnyPortMapping on WANIPConnection:2). So, as AVM's
+  FRITZ!Box does, we announce two complete and truthful root devices: an InternetGatewayDevice:2
+  at /rootDesc.xml and an InternetGatewayDevice:1 at /igd1/rootDesc.xml, each with its own UDNs
+  and its own SSDP set. Each client finds the one it understands; neither is a lie to anyone.
+- One core: both trees' WANIPConnection (and WANCommonInterfaceConfig) share one control URL
+  that runs the v2 service on the one MappingTable, so a mapping made through either face is
+  listed and deletable through the other and counted once; SystemUpdateID is the table's one
+  counter, and each change is evented on every tree's event URL (daemon._feed_events).
+- Which face answers what (faces.py), with both on:
+  * a search for a v1 type (InternetGatewayDevice:1, WANIPConnection:1, ...) is answered by the
+    IGD:1 device only. UDA 1.1 has a device answer older versions of its types, but when our
+    other root device *is* that version, answering from both sends a first-answer-wins client
+    (nat-upnp, nat-api) to the IGD:2 description half of the time, where it finds no
+    WANIPConnection:1 and gives up. WANPPPConnection:1 (search-only, 3.2) likewise.
+  * the IGD:1 device's own type (NT InternetGatewayDevice:1) is answered to a search that names
+    it, which is what IGD:1 clients send, but is not NOTIFYed nor part of ssdp:all. Home
+    Assistant's `upnp` integration starts a flow per USN of an IGD type it hears (its unique id
+    is the USN; its same-host check skips an entry whose ST differs), so a second announced IGD
+    type would give it a second card for the same gateway; it now sees the IGD:2 device only.
+    The cost: a v1 control point that only listens to NOTIFYs and never searches would miss us;
+    none of the clients measured does (7.1b), and ssdp:all still finds the IGD:1 device's
+    upnp:rootdevice, UDNs and services.
+  * both DeviceIdentity serial numbers are the same, so a control point (our integration) can
+    tell the two faces are one gateway.
+- The per-User-Agent v1 view of the IGD:2 device (clients.py; same UDNs, v1 types and SCPD,
+  third tree, not announced) stays for Windows and consoles that reach the IGD:2 device through
+  upnp:rootdevice, ssdp:all or a LOCATION they kept.
+- SSDP volume stays within UDA 1.1: 10 + 9 NOTIFYs a round, each sent twice (more than once, at
+  most three times), rounds well within max-age; search answers are rate-limited (ssdp.py).
+- `announce` igd2: the IGD:2 device alone, answering older versions (miniupnpd's behaviour);
+  igd1: the IGD:1 device alone, fully announced, for LANs with devices that IGD:2 confuses.
 
 async-upnp-client's server classes declare the trees; its serializer writes the XML, and
-`descriptions.py` corrects what it writes wrong. All trees' WANIPConnection and
-WANCommonInterfaceConfig share one control URL each (the core is one); everything whose content
-differs per tree lives under the tree's own path prefix.
+`descriptions.py` corrects what it writes wrong. Everything whose content differs per tree lives
+under the tree's own path prefix.
 """
 
 from __future__ import annotations

@@ -9,15 +9,18 @@ miniupnpd does, so a slow or greedy client holds at most one connection per requ
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING
 
 from aiohttp import hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from igd.core.records import Caller
 from igd.upnp.clients import serves_v1_view
+from igd.upnp.refusal_log import RefusalLog
 from igd.upnp.soap import CONTENT_TYPE_XML, MAX_BODY_BYTES, control_handler
 
 if TYPE_CHECKING:
@@ -33,6 +36,7 @@ ROOT_DESCRIPTION_PATH = "/rootDesc.xml"
 # security-notes.md A9: request line and each header line within 8 KiB, at most 64 header lines
 MAX_LINE_BYTES = 8190
 MAX_HEADER_LINES = 64
+LISTEN_BACKLOG = 128  # what asyncio's create_server uses
 BAD_HOST = 400  # RFC 9110 7.2: a Host that is missing or not ours is a bad request
 
 
@@ -92,8 +96,41 @@ def gateway_routes(
     return routes
 
 
+class _MalformedRequests(logging.Filter):
+    """aiohttp's report of a request it cannot parse: a refusal line, not an ERROR traceback.
+
+    aiohttp answers such a request 400 itself and logs it with a traceback at ERROR; any LAN
+    host could fill the log that way (security-notes.md A10), so it becomes one rate-limited
+    line. Other errors of aiohttp's (an exception in a handler) pass unchanged.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._refusals = RefusalLog(LOG)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, HttpProcessingError):
+            return True
+        source = str(record.args[0]) if isinstance(record.args, tuple) and record.args else ""
+        self._refusals.refused(
+            source,
+            "HTTP from %s refused: malformed request (%d %s)",
+            source,
+            error.code,
+            type(error).__name__,
+        )
+        return False
+
+
+# the logger aiohttp's server reports to (RequestHandler's `logger`)
+_SERVER_LOG = LOG.getChild("server")
+_SERVER_LOG.addFilter(_MalformedRequests())
+
+
 def _guard(lans: Sequence[LanInterface]) -> Middleware:
     by_address = {lan.address: lan for lan in lans}
+    refusals = RefusalLog(LOG)
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -102,14 +139,21 @@ def _guard(lans: Sequence[LanInterface]) -> Middleware:
         local = _peer_ipv4(sockname[0])
         lan = by_address.get(local) if local is not None else None
         if local is None or lan is None or not lan.serves(request.remote or ""):
-            LOG.info("HTTP from %s refused: not a host of this LAN", request.remote)
+            refusals.refused(
+                request.remote or "", "HTTP from %s refused: not a host of this LAN", request.remote
+            )
             return web.Response(status=403)
         # DNS rebinding (A7): a browser tricked into calling us sends the attacker's host name
         host = request.headers.get(hdrs.HOST, "")
         port = sockname[1]
         if host not in (f"{local}:{port}", *((str(local),) if port == 80 else ())):
-            LOG.info(
-                "HTTP from %s refused: Host %r is not %s:%d", request.remote, host, local, port
+            refusals.refused(
+                request.remote or "",
+                "HTTP from %s refused: Host %r is not %s:%d",
+                request.remote,
+                host,
+                local,
+                port,
             )
             return web.Response(status=BAD_HOST)
         if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -140,7 +184,12 @@ def build_app(
 
 
 class HttpServer:
-    """The application bound to each LAN address (never the wildcard), one port for all."""
+    """The application bound to each LAN address (never the wildcard), one port for all.
+
+    Each listening socket is also bound to its LAN interface (SO_BINDTODEVICE), so a connection
+    that arrives on another interface, the WAN above all, is refused by the kernel before any
+    byte is read, even when it is addressed to the LAN address (security-notes.md A1).
+    """
 
     def __init__(self, app: web.Application, *, lans: Sequence[LanInterface], port: int) -> None:
         self._runner = web.AppRunner(
@@ -150,6 +199,7 @@ class HttpServer:
             max_line_size=MAX_LINE_BYTES,
             max_field_size=MAX_LINE_BYTES,
             max_headers=MAX_HEADER_LINES,
+            logger=_SERVER_LOG,
         )
         self._lans = tuple(lans)
         self._port = port
@@ -164,13 +214,30 @@ class HttpServer:
         await self._runner.setup()
         try:
             for lan in self._lans:
-                site = web.TCPSite(self._runner, str(lan.address), self._port)
-                await site.start()
-                if self._port == 0:  # the first site chose it; the others follow
-                    self._port = int(self._runner.addresses[0][1])
+                listener = _lan_listener(lan, self._port)
+                self._port = listener.getsockname()[1]  # the first chose it when asked for 0
+                await web.SockSite(self._runner, listener).start()
         except OSError:
             await self._runner.cleanup()
             raise
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+
+
+def _lan_listener(lan: LanInterface, port: int) -> socket.socket:
+    """A listening TCP socket on the LAN's address, taking only what arrives on its interface."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, lan.name.encode())
+        except PermissionError:  # the guard's source check still refuses non-LAN peers
+            LOG.debug("SO_BINDTODEVICE refused on %s; relying on the source check", lan.name)
+        listener.bind((str(lan.address), port))
+        listener.listen(LISTEN_BACKLOG)
+        listener.setblocking(False)
+    except OSError:
+        listener.close()
+        raise
+    return listener

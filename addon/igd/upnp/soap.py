@@ -28,6 +28,7 @@ from igd.core.errors import (
     INVALID_ARGS,
     UpnpError,
 )
+from igd.upnp.refusal_log import POLICY_REFUSALS, RefusalLog
 from igd.upnp.service import ArgumentValue, GatewayService, format_value
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ MAX_ELEMENTS = 256  # security-notes.md A8 (the longest call has eight arguments
 UI2_MAX = 0xFFFF  # UDA data type ui2
 UI4_MAX = 0xFFFF_FFFF  # UDA data type ui4
 CONTENT_TYPE_XML = 'text/xml; charset="utf-8"'  # UDA 1.1 3.2.1
+MAX_LOGGED_ACTION = 64  # characters of a SOAPACTION's action name that a log line repeats
 
 _DIGITS = re.compile(r"[0-9]+")
 _BOOLEANS = {"0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
@@ -100,6 +102,8 @@ def control_handler(service: GatewayService, caller_for: CallerFactory) -> Contr
     its own LAN-only and Host-header checks.
     """
 
+    refusals = RefusalLog(LOG)
+
     async def handle(request: web.Request) -> web.Response:
         if request.method != "POST":
             return web.Response(status=405, headers={"Allow": "POST"})
@@ -113,7 +117,17 @@ def control_handler(service: GatewayService, caller_for: CallerFactory) -> Contr
                 response.force_close()
             return response
         except UpnpError as error:
-            LOG.debug("SOAP from %s: %s", request.remote, error)
+            if error.code in POLICY_REFUSALS:  # say which rule or limit decided
+                action = request.headers.get("SOAPACTION", "").rpartition("#")[2]
+                refusals.refused(
+                    request.remote or "",
+                    "%s from %s refused: %s",
+                    action.strip("\"' ")[:MAX_LOGGED_ACTION],
+                    request.remote,
+                    error,
+                )
+            else:
+                LOG.debug("SOAP from %s: %s", request.remote, error)
             return fault_response(error.code, error.description)
         except ActionError as fault:
             LOG.debug("SOAP from %s: %s", request.remote, fault)

@@ -41,11 +41,14 @@ class SsdpTarget:
 
     `announced` False: answered when searched by name, never announced and not part of
     ssdp:all (igd2-device.md 3.2: WANPPPConnection:1 for control points that only look for it).
+    `older_versions` False: a search for an older version of the type is not answered here,
+    because another root device of ours has that version itself (devices.py, two faces).
     """
 
     nt: str
     usn: str
     announced: bool = True
+    older_versions: bool = True
 
 
 @dataclass(frozen=True)
@@ -120,12 +123,13 @@ def parse_search(datagram: bytes) -> SearchRequest | None:
     return SearchRequest(search_target=target, mx=_parse_mx(headers.get("MX")))
 
 
-def _same_type_lower_version(search: re.Match[str], nt: str) -> bool:
-    offered = _TYPE_URN.fullmatch(nt)
+def _same_type_answered_version(search: re.Match[str], target: SsdpTarget) -> bool:
+    offered = _TYPE_URN.fullmatch(target.nt)
     if offered is None:
         return False
     same_type = all(search.group(part).lower() == offered.group(part).lower() for part in (1, 2, 3))
-    return same_type and int(search.group(4)) <= int(offered.group(4))
+    asked, have = int(search.group(4)), int(offered.group(4))
+    return same_type and (asked == have or (asked < have and target.older_versions))
 
 
 def match_search(search_target: str, targets: Sequence[SsdpTarget]) -> list[tuple[str, str]]:
@@ -140,7 +144,7 @@ def match_search(search_target: str, targets: Sequence[SsdpTarget]) -> list[tupl
     versioned = _TYPE_URN.fullmatch(search_target)
     answers: list[tuple[str, str]] = []
     for target in targets:
-        if versioned is not None and _same_type_lower_version(versioned, target.nt):
+        if versioned is not None and _same_type_answered_version(versioned, target):
             udn, separator, _ = target.usn.rpartition("::")
             answers.append((search_target, f"{udn}::{search_target}" if separator else target.usn))
         elif versioned is None and target.nt.lower() == wanted:

@@ -15,7 +15,9 @@ from async_upnp_client.server import callable_action
 
 from igd.core import connection_actions
 from igd.core.connection import ConnectionModel
+from igd.core.errors import ACTION_NOT_AUTHORIZED, NO_SUCH_ENTRY_IN_ARRAY, UpnpError
 from igd.core.mappings import MappingTable
+from igd.core.nat import TCP, UDP
 from igd.core.records import Caller, MappingView
 from igd.upnp.portlisting import port_listing
 from igd.upnp.service import ActionResult, ArgumentValue, GatewayService
@@ -43,6 +45,42 @@ def _entry_result(view: MappingView) -> ActionResult:
         "NewPortMappingDescription": view.description,
         "NewLeaseDuration": view.lease_duration,
     }
+
+
+async def _delete_own_on_both_protocols(
+    table: MappingTable, caller: Caller, *, remote_host: str, external_port: int
+) -> None:
+    """DeletePortMapping with an empty NewProtocol: the caller's own TCP and UDP entries.
+
+    igd2-device.md 7.1b. The standard knows no empty protocol (our core answers 601; 402 would
+    do too), and miniupnpd reads it as TCP. libp2p's nat-port-mapper deletes every mapping of a
+    port this way, TCP and UDP alike, and ignores the error: with either reading a mapping it
+    asked to remove stays open until its lease ends (an hour or more). Deleting the caller's own
+    entries on that port, both protocols, is what it means and touches no one else's: an entry
+    goes only if its InternalClient is the caller's address, even for a trusted control point,
+    and each delete still passes the core's rules. Nothing there: 714; only others' entries: 606.
+    """
+    deleted = refused = False
+    for protocol in (TCP, UDP):
+        try:
+            view = table.get_specific_port_mapping_entry(
+                caller, remote_host=remote_host, external_port=external_port, protocol=protocol
+            )
+        except UpnpError as error:
+            if error.code == ACTION_NOT_AUTHORIZED:
+                refused = True
+            elif error.code != NO_SUCH_ENTRY_IN_ARRAY:
+                raise
+            continue
+        if view.internal_client != caller.address:
+            refused = True
+            continue
+        await table.delete_port_mapping(
+            caller, remote_host=remote_host, external_port=external_port, protocol=protocol
+        )
+        deleted = True
+    if not deleted:
+        raise UpnpError(ACTION_NOT_AUTHORIZED if refused else NO_SUCH_ENTRY_IN_ARRAY)
 
 
 class WanIpConnection1Service(GatewayService):
@@ -260,6 +298,11 @@ class WanIpConnection1Service(GatewayService):
     async def delete_port_mapping(
         self, *, caller: Caller, NewRemoteHost: str, NewExternalPort: int, NewProtocol: str
     ) -> ActionResult:
+        if not NewProtocol:
+            await _delete_own_on_both_protocols(
+                self.MAPPINGS, caller, remote_host=NewRemoteHost, external_port=NewExternalPort
+            )
+            return {}
         await self.MAPPINGS.delete_port_mapping(
             caller, remote_host=NewRemoteHost, external_port=NewExternalPort, protocol=NewProtocol
         )

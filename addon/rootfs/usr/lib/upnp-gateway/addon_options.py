@@ -33,19 +33,26 @@ VALUE_FLAGS = {
     "backend": "--backend",
     "http_port": "--http-port",
     "igd_version": "--igd-version",
+    "announce": "--announce",
     "min_lease": "--min-lease",
     "max_lease": "--max-lease",
     "external_ports": "--external-ports",
     "external_ip": "--external-ip",
     "log_level": "--log-level",
+    "max_mappings": "--max-mappings",
+    "max_mappings_per_client": "--max-mappings-per-client",
 }
 # list option -> the flag given once for each element
 REPEATED_FLAGS = {
     "lan_interfaces": "--lan-interface",
     "trusted_control_points": "--trusted-control-point",
+    "permission_rules": "--permission-rule",
 }
 # bool option -> (flag when true, flag when false)
-SWITCH_FLAGS = {"secure_mode": ("--secure-mode", "--no-secure-mode")}
+SWITCH_FLAGS = {
+    "secure_mode": ("--secure-mode", "--no-secure-mode"),
+    "trust_gateway_host": ("--trust-gateway-host", "--no-trust-gateway-host"),
+}
 
 REQUIRED = {
     "wan_interface": "choose the interface facing the Internet",

@@ -1,0 +1,306 @@
+"""The lease store: the mapping table and the connection settings, kept across restarts.
+
+One JSON Lines file in the data folder: a header (format version, connection settings), then one
+line per leased mapping with its lease end as wall-clock time, so the time left survives a
+restart. Each save replaces the whole file atomically (temporary file, fsync, rename, fsync of the
+folder): a crash leaves the old file or the new one, never a mix. Changes that arrive while a save
+is under way go together into the next one (a group commit), so many concurrent adds cost a few
+writes rather than one each, and each caller waits only for the save that holds its change.
+Static mappings are not kept: they come from the configuration at every start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from igd.core.arguments import MAX_LEASE_DURATION, check_mapping_request
+from igd.core.connection_values import ConnectionSettings
+from igd.core.errors import UpnpError
+from igd.core.journal import JournalError
+from igd.core.records import Entry, MappingKey, TableChange
+from igd.core.wan_interface import UI4_MAX
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from igd.core.connection import ConnectionModel
+    from igd.core.mappings import MappingTable
+
+LOG = logging.getLogger(__name__)
+
+STORE_FILE = "leases.jsonl"
+STORE_VERSION = 1  # the header's "version"; a file of another version is set aside, not guessed at
+SET_ASIDE_SUFFIX = ".corrupt"
+CLOCK_SLACK = (
+    1.0  # seconds the wall clock may move against the monotonic one before lines are redone
+)
+_TIMER_SETTINGS = ("auto_disconnect_time", "idle_disconnect_time", "warn_disconnect_delay")
+
+
+@dataclass(frozen=True, slots=True)
+class SavedState:
+    """What the last run saved: mappings (leases on the table's clock, ended ones included)."""
+
+    entries: tuple[Entry, ...] = ()
+    settings: ConnectionSettings | None = None  # None when nothing was saved
+
+
+class LeaseStore:
+    """The store in `data_dir`: `load` once at start, then `watch` the table and the connection.
+
+    It is the table's journal: `durable()` returns once every change made so far is on disk.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
+        """`clock` is the mapping table's; `wall_clock` the one lease ends are saved in."""
+        self.path = data_dir / STORE_FILE
+        self.writes = 0  # files written so far
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._table: MappingTable | None = None
+        self._settings: Callable[[], ConnectionSettings] = ConnectionSettings
+        self._changes = 0  # changes seen
+        self._saved = 0  # changes on disk
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._lines: dict[MappingKey, str] = {}  # each leased entry's line, in creation order
+        self._offset = math.nan  # wall clock minus table clock the lines were made with
+
+    def load(self) -> SavedState:
+        """The saved state; an unreadable file is logged, set aside, and read as empty."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return SavedState()
+        except (OSError, ValueError) as error:
+            return self._set_aside(f"cannot read it: {error}")
+        try:
+            return self._parse(text)
+        except (ValueError, TypeError, KeyError, UpnpError) as error:
+            return self._set_aside(str(error))
+
+    def watch(self, table: MappingTable, connection: ConnectionModel) -> None:
+        """Save `table` and the connection's settings from now on, after each of their changes."""
+        self._table = table
+        self._settings = lambda: connection.settings
+        self._make_lines(self._wall_clock() - self._clock())
+        table.add_listener(self._table_changed)
+        connection.add_settings_listener(lambda _settings: self.changed())
+
+    def changed(self) -> None:
+        """Something to save changed: save soon, with whatever else changes meanwhile."""
+        self._changes += 1
+        self._start_writer()
+
+    async def durable(self) -> None:
+        """Return once every change seen so far is on disk; JournalError if it cannot be saved."""
+        target = self._changes
+        if self._saved >= target:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append((target, waiter))
+        self._start_writer()  # in case the last save failed and nothing changed since
+        await waiter
+
+    async def close(self) -> None:
+        """Finish saving (or fail to, logged) what changed; the daemon is stopping."""
+        if self._writer is not None:
+            await self._writer
+        if self._saved < self._changes:
+            await self._save_pending()
+
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(
+                self._save_pending(), name="lease store"
+            )
+
+    async def _save_pending(self) -> None:
+        """Save until nothing is pending; after a failure, fail every waiter and stop."""
+        while self._saved < self._changes:
+            target = self._changes
+            data = self._document()
+            try:
+                await asyncio.to_thread(replace_file, self.path, data)
+            except OSError as error:
+                LOG.error("cannot save the mappings to %s: %s", self.path, error)
+                failure = JournalError(f"cannot write {self.path.name}: {error.strerror or error}")
+                self._settle(self._changes, failure)
+                return
+            self.writes += 1
+            self._saved = target
+            self._settle(target)
+
+    def _settle(self, up_to: int, failure: JournalError | None = None) -> None:
+        """Answer the waiters for changes up to `up_to`: saved, or `failure`."""
+        waiting = []
+        for target, waiter in self._waiters:
+            if target > up_to:
+                waiting.append((target, waiter))
+            elif not waiter.done():  # a caller that went away has cancelled its waiter
+                if failure is None:
+                    waiter.set_result(None)
+                else:
+                    waiter.set_exception(failure)
+        self._waiters = waiting
+
+    def _table_changed(self, change: TableChange) -> None:
+        """Redo the lines of the mappings this change touched (the table's order is kept)."""
+        for view in (*change.removed, *change.expired):
+            self._lines.pop((view.external_port, view.protocol), None)
+        for view in (*change.added, *change.updated):
+            entry = self._table.entry(view.external_port, view.protocol) if self._table else None
+            if entry is not None and entry.expires_at is not None:  # static ones are not kept
+                self._lines[entry.key] = self._line(entry)
+        self.changed()
+
+    def _make_lines(self, offset: float) -> None:
+        self._offset = offset
+        entries = self._table.entries() if self._table is not None else []
+        self._lines = {entry.key: self._line(entry) for entry in entries if not entry.static}
+
+    def _document(self) -> bytes:
+        """The file's content now: a fresh header, and the lines kept up to date by changes."""
+        offset = self._wall_clock() - self._clock()
+        if not abs(offset - self._offset) <= CLOCK_SLACK:  # the wall clock was set
+            self._make_lines(offset)
+        header = {"version": STORE_VERSION, "connection": asdict(self._settings())}
+        return "\n".join([json.dumps(header), *self._lines.values(), ""]).encode()
+
+    def _line(self, entry: Entry) -> str:
+        assert entry.expires_at is not None  # static entries are not saved
+        return json.dumps(
+            {
+                "remote_host": entry.remote_host,
+                "external_port": entry.external_port,
+                "protocol": entry.protocol,
+                "internal_port": entry.internal_port,
+                "internal_client": entry.internal_client,
+                "enabled": entry.enabled,
+                "description": entry.description,
+                "expires_at": round(entry.expires_at + self._offset, 3),
+            }
+        )
+
+    def _parse(self, text: str) -> SavedState:
+        lines = text.splitlines()
+        if not lines:
+            raise ValueError("the file is empty")
+        header = _object(json.loads(lines[0]), "header")
+        if header.get("version") != STORE_VERSION:
+            raise ValueError(f"format version {header.get('version')!r}, not {STORE_VERSION}")
+        settings = _settings(_object(header["connection"], "connection"))
+        wall_now, now = self._wall_clock(), self._clock()
+        entries = []
+        for number, line in enumerate(lines[1:], start=2):
+            try:
+                saved = _object(json.loads(line), "mapping")
+                entries.append(_entry(saved, now + _remaining(saved, wall_now)))
+            except (ValueError, TypeError, KeyError, UpnpError) as error:
+                raise ValueError(f"line {number}: {error}") from error
+        return SavedState(entries=tuple(entries), settings=settings)
+
+    def _set_aside(self, problem: str) -> SavedState:
+        aside = self.path.with_name(self.path.name + SET_ASIDE_SUFFIX)
+        try:
+            self.path.replace(aside)
+            kept = f"kept as {aside}"
+        except OSError as error:
+            kept = f"could not be set aside: {error}"
+        LOG.error(
+            "saved mappings in %s are unusable (%s); %s. Starting with no mappings",
+            self.path,
+            problem,
+            kept,
+        )
+        return SavedState()
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Replace `path` by `data` so that a crash at any moment leaves the old or the new file."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        with temporary.open("wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)  # the rename itself must survive a power cut
+    finally:
+        os.close(folder)
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"the {what} is not a JSON object")
+    return value
+
+
+def _typed[T](saved: dict[str, Any], name: str, kind: type[T]) -> T:
+    value = saved[name]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise TypeError(f"{name} is not {kind.__name__}: {value!r}")
+    return value
+
+
+def _settings(saved: dict[str, Any]) -> ConnectionSettings:
+    timers = {name: _typed(saved, name, int) for name in _TIMER_SETTINGS}
+    if not all(0 <= seconds <= UI4_MAX for seconds in timers.values()):
+        raise ValueError(f"a disconnect timer is not a ui4: {timers}")
+    return ConnectionSettings(
+        **timers, enabled_for_internet=_typed(saved, "enabled_for_internet", bool)
+    )
+
+
+def _remaining(saved: dict[str, Any], wall_now: float) -> float:
+    """Seconds left of a saved lease, at most the longest lease (a clock set back does no more)."""
+    expires_at = saved["expires_at"]
+    if isinstance(expires_at, bool) or not isinstance(expires_at, int | float):
+        raise TypeError(f"expires_at is not a number: {expires_at!r}")
+    if not math.isfinite(expires_at):
+        raise ValueError(f"expires_at is not finite: {expires_at!r}")
+    return min(expires_at - wall_now, MAX_LEASE_DURATION)
+
+
+def _entry(saved: dict[str, Any], expires_at: float) -> Entry:
+    """A saved mapping, checked as AddPortMapping checks its arguments."""
+    request = check_mapping_request(
+        remote_host=_typed(saved, "remote_host", str),
+        external_port=_typed(saved, "external_port", int),
+        protocol=_typed(saved, "protocol", str),
+        internal_port=_typed(saved, "internal_port", int),
+        internal_client=_typed(saved, "internal_client", str),
+        enabled=_typed(saved, "enabled", bool),
+        description=_typed(saved, "description", str),
+        lease_duration=0,
+        any_port=False,
+    )
+    return Entry(
+        remote_host=request.remote_host,
+        external_port=request.external_port,
+        protocol=request.protocol,
+        internal_port=request.internal_port,
+        internal_client=request.internal_client,
+        enabled=request.enabled,
+        description=request.description,
+        expires_at=expires_at,
+    )
