@@ -58,8 +58,8 @@ class GatewayUnderTest(Protocol):
 
     name: str
 
-    def start(self) -> float:
-        """Start it; the seconds from the start to its first ssdp:alive on the LAN."""
+    def start(self, wait: float = ...) -> float:
+        """Start it; the seconds from the start to its first ssdp:alive (within `wait`)."""
         ...
 
     def pid(self) -> int: ...
@@ -67,7 +67,7 @@ class GatewayUnderTest(Protocol):
     def stop(self) -> None: ...
 
 
-def _first_alive(lab: Lab, launch: object) -> float:
+def _first_alive(lab: Lab, launch: object, wait: float) -> float:
     """Listen on the LAN client, call `launch()`, return seconds to the first ssdp:alive."""
     assert callable(launch)
     listener = lab.start(
@@ -76,12 +76,12 @@ def _first_alive(lab: Lab, launch: object) -> float:
         "-m",
         "bench.lan_client",
         "ssdp-alive",
-        str(START_WAIT),
+        str(wait),
     )
     wait_for_output(listener, ["listening"], timeout=START_WAIT)
     started = time.monotonic()
     launch()
-    answer = wait_for_output(listener, ["alive_at"], timeout=START_WAIT + 5)
+    answer = wait_for_output(listener, ["alive_at"], timeout=wait + 5)
     alive_at = json.loads(answer.strip().splitlines()[-1])["alive_at"]
     if alive_at is None:
         raise RuntimeError("no ssdp:alive from the gateway")
@@ -149,7 +149,7 @@ class OurGateway:
         self._max = max_mappings
         self._process: subprocess.Popen[str] | None = None
 
-    def start(self) -> float:
+    def start(self, wait: float = START_WAIT) -> float:
         def launch() -> None:
             self._process = self._lab.start(
                 self._lab.gateway,
@@ -167,7 +167,7 @@ class OurGateway:
             )
             _drain(self._process)
 
-        return _first_alive(self._lab, launch)
+        return _first_alive(self._lab, launch, wait)
 
     def pid(self) -> int:
         """Its process ID; 0 when it is not running."""
@@ -222,7 +222,8 @@ class Miniupnpd:
         wait_for_output(stun, ["listening"], timeout=START_WAIT)
         _drain(stun)
 
-    def start(self) -> float:
+    def start(self, wait: float = START_WAIT) -> float:
+        """Start it on fresh chains; it puts back the mappings of its lease file itself."""
         self._lab.run(self._lab.gateway, "nft", "flush", "ruleset")
         self._lab.run(self._lab.gateway, "nft", "-f", "-", input_text=MINIUPNPD_RULESET)
         self._pid_file.unlink(missing_ok=True)
@@ -238,8 +239,8 @@ class Miniupnpd:
                 timeout=START_WAIT,
             )
 
-        seconds = _first_alive(self._lab, launch)
-        deadline = time.monotonic() + START_WAIT
+        seconds = _first_alive(self._lab, launch, wait)
+        deadline = time.monotonic() + wait
         while not self._pid_file.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         self._pid = int(self._pid_file.read_text().split()[0])

@@ -1,8 +1,9 @@
 """Print the pip requirements of Home Assistant integrations and of everything they depend on.
 
 Usage: python scripts/integration_requirements.py DOMAIN... (run with the environment's own Python).
-The integrations Home Assistant always sets up (bootstrap's defaults) are added, so that a Home
-Assistant started on this environment installs nothing at start. Domains it does not ship are skipped.
+The integrations Home Assistant always sets up (bootstrap's defaults) are added, so that a
+Home Assistant started on this environment installs nothing at start. Domains it does not ship
+are skipped.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ class GatewayOptions:
     trusted_control_points: tuple[ipaddress.IPv4Address, ...]
     external_ip: ipaddress.IPv4Address | None
     log_level: str
-    # empty: the default rules (ports 1024-65535 to the LAN subnets, permissions.default_rules)
+    # empty: the default rules (permissions.default_rules)
     permission_rules: tuple[PermissionRule, ...] = ()
     trust_gateway_host: bool = True  # the gateway's own LAN addresses are trusted control points
     max_mappings: int = DEFAULT_MAX_MAPPINGS

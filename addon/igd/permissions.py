@@ -109,9 +109,13 @@ def parse_rule(text: str) -> PermissionRule:
 
 
 def default_rules(networks: Iterable[IPv4Network]) -> tuple[PermissionRule, ...]:
-    """The rules without configuration: ports 1024-65535, both sides, to each LAN subnet."""
-    ports = (DEFAULT_LOWEST_PORT, MAX_PORT)
-    return tuple(PermissionRule(True, ports, network, ports) for network in networks)
+    """The rules without configuration: external ports 1024-65535 to any port in each LAN subnet.
+
+    Internal ports below 1024 stay closed to restricted control points by the core's R2; the
+    trusted ones (Home Assistant) may point a mapping at a LAN web server's port 80.
+    """
+    external = (DEFAULT_LOWEST_PORT, MAX_PORT)
+    return tuple(PermissionRule(True, external, network, (1, MAX_PORT)) for network in networks)
 
 
 @dataclass(frozen=True, slots=True)

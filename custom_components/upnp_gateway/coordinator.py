@@ -68,6 +68,7 @@ class GatewayCoordinator(DataUpdateCoordinator[GatewayData]):
         self.subscribed = False
         self._resubscribe = True
         self._table_lock = asyncio.Lock()
+        self._renewal_lock = asyncio.Lock()  # a keep-alive renewal never crosses a delete
         self._table_stale = False
         warning = entry.options.get(CONF_LEASE_WARNING, DEFAULT_LEASE_WARNING)
         self.leases = LeaseWatch(
@@ -198,25 +199,27 @@ class GatewayCoordinator(DataUpdateCoordinator[GatewayData]):
         return port
 
     async def async_delete(self, remote_host: str, external_port: int, protocol: str) -> None:
-        """DeletePortMapping, ending its keep-alive."""
-        await self.client.async_delete_port_mapping(remote_host, external_port, protocol)
+        """End its keep-alive, then DeletePortMapping (a renewal cannot bring it back)."""
         key = PortMapping(remote_host, external_port, protocol, 0, "", True, "", 0).key
-        await self.keep_alive.async_release({key})
+        async with self._renewal_lock:
+            await self.keep_alive.async_release({key})
+            await self.client.async_delete_port_mapping(remote_host, external_port, protocol)
         await self.async_refresh_mappings()
 
     async def async_delete_range(
         self, start_port: int, end_port: int, protocol: str, *, manage: bool
     ) -> None:
-        """DeletePortMappingRange, ending the keep-alive of what it covered."""
-        await self.client.async_delete_port_mapping_range(
-            start_port, end_port, protocol, manage=manage
-        )
+        """End the keep-alive of what it covers, then DeletePortMappingRange."""
         covered = {
             key
             for key, wanted in self.keep_alive.requests.items()
             if wanted.protocol == protocol and start_port <= wanted.external_port <= end_port
         }
-        await self.keep_alive.async_release(covered)
+        async with self._renewal_lock:
+            await self.keep_alive.async_release(covered)
+            await self.client.async_delete_port_mapping_range(
+                start_port, end_port, protocol, manage=manage
+            )
         await self.async_refresh_mappings()
 
     async def async_set_enabled(self, key: str, enabled: bool) -> None:
@@ -239,8 +242,11 @@ class GatewayCoordinator(DataUpdateCoordinator[GatewayData]):
         self.leases.update(self.data.mappings, self.keep_alive.requests)
 
     async def _async_renew(self, wanted: PortMapping) -> None:
-        LOGGER.debug("Renewing %s", wanted.key)
-        await self.client.async_add_port_mapping(wanted)
+        async with self._renewal_lock:
+            if self.keep_alive.requests.get(wanted.key) != wanted:
+                return  # released or changed while this renewal waited
+            LOGGER.debug("Renewing %s", wanted.key)
+            await self.client.async_add_port_mapping(wanted)
         await self.async_refresh_mappings()
 
     async def async_shutdown(self) -> None:

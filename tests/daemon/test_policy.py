@@ -106,11 +106,12 @@ def test_no_matching_rule_is_a_refusal() -> None:
         (1024, CONSOLE, 1024, True),
         (65535, CONSOLE, 65535, True),
         (1023, CONSOLE, 8000, False),
-        (8000, CONSOLE, 1023, False),
+        (8000, CONSOLE, 1023, True),
+        (8000, CONSOLE, 80, True),
         (8000, "192.168.51.10", 8000, False),
     ],
 )
-def test_default_rules_allow_ports_from_1024_inside_the_lan(
+def test_default_rules_allow_external_ports_from_1024_inside_the_lan(
     external: int, client: str, internal: int, allowed: bool
 ) -> None:
     assert _policy().allows(external, client, internal) is allowed
