@@ -128,8 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         dest="permission_rules",
         help="'allow|deny EXT-PORTS ADDRESS/BITS INT-PORTS' (miniupnpd's form), tried in order, "
-        "first match decides, none = deny; repeatable (default: allow 1024-65535 to each LAN "
-        "subnet's 1024-65535)",
+        "first match decides, none = deny; repeatable (default: allow external 1024-65535 to "
+        "any port in each LAN subnet)",
     )
     add(
         "--external-ip",

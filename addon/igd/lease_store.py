@@ -2,16 +2,24 @@
 
 One JSON Lines file in the data folder: a header (format version, connection settings), then one
 line per leased mapping with its lease end as wall-clock time, so the time left survives a
-restart. Each save replaces the whole file atomically (temporary file, fsync, rename, fsync of the
-folder): a crash leaves the old file or the new one, never a mix. Changes that arrive while a save
-is under way go together into the next one (a group commit), so many concurrent adds cost a few
-writes rather than one each, and each caller waits only for the save that holds its change.
+restart. Later changes are appended: a mapping line again (an overwrite keeps its place), a
+`removed` line, a `connection` line; so a change costs one short write whatever the table's size.
+When the appended lines outgrow the table, the file is compacted: rewritten whole, atomically
+(temporary file, fsync, rename, fsync of the folder). A reader keeps the last state each line
+gives, and drops a last line that a power cut left unfinished.
+
+A change is acknowledged once its line is written to the kernel: that survives the daemon's crash
+or `kill -9`. The fsync that makes it survive a power cut follows within SYNC_DELAY, shared by
+every change of that second (an fsync per change would cost milliseconds on each add: clients
+renew their mappings anyway, so a power cut may lose at most the last second of changes).
+Changes that arrive while a write is under way go together into the next one (a group commit).
 Static mappings are not kept: they come from the configuration at every start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -43,6 +51,8 @@ CLOCK_SLACK = (
     1.0  # seconds the wall clock may move against the monotonic one before lines are redone
 )
 _TIMER_SETTINGS = ("auto_disconnect_time", "idle_disconnect_time", "warn_disconnect_delay")
+SYNC_DELAY = 1.0  # seconds from a change's write to its fsync
+COMPACT_AFTER = 1000  # appended lines tolerated beyond twice the table's own before a rewrite
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +89,10 @@ class LeaseStore:
         self._writer: asyncio.Task[None] | None = None
         self._lines: dict[MappingKey, str] = {}  # each leased entry's line, in creation order
         self._offset = math.nan  # wall clock minus table clock the lines were made with
+        self._pending: list[str] = []  # lines to append at the next write
+        self._appended = 0  # lines appended since the file was last written whole
+        self._compact = True  # the next write rewrites the file whole
+        self._syncer: asyncio.Task[None] | None = None
 
     def load(self) -> SavedState:
         """The saved state; an unreadable file is logged, set aside, and read as empty."""
@@ -99,7 +113,7 @@ class LeaseStore:
         self._settings = lambda: connection.settings
         self._make_lines(self._wall_clock() - self._clock())
         table.add_listener(self._table_changed)
-        connection.add_settings_listener(lambda _settings: self.changed())
+        connection.add_settings_listener(self._settings_changed)
 
     def changed(self) -> None:
         """Something to save changed: save soon, with whatever else changes meanwhile."""
@@ -122,6 +136,12 @@ class LeaseStore:
             await self._writer
         if self._saved < self._changes:
             await self._save_pending()
+        if self._syncer is not None:
+            self._syncer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._syncer
+        if self.path.exists():
+            await asyncio.to_thread(sync_file, self.path)
 
     def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
@@ -133,17 +153,49 @@ class LeaseStore:
         """Save until nothing is pending; after a failure, fail every waiter and stop."""
         while self._saved < self._changes:
             target = self._changes
-            data = self._document()
+            whole = self._whole_file_due()
+            data = self._document() if whole else "".join(f"{line}\n" for line in self._pending)
+            appended = len(self._pending)
+            self._pending = []
             try:
-                await asyncio.to_thread(replace_file, self.path, data)
+                if whole:
+                    await asyncio.to_thread(replace_file, self.path, data.encode())
+                else:
+                    await asyncio.to_thread(append_file, self.path, data.encode())
             except OSError as error:
                 LOG.error("cannot save the mappings to %s: %s", self.path, error)
+                self._compact = True  # what was lost is in the next whole file
                 failure = JournalError(f"cannot write {self.path.name}: {error.strerror or error}")
                 self._settle(self._changes, failure)
                 return
+            if whole:
+                self._compact, self._appended = False, 0
+            else:
+                self._appended += appended
+                self._sync_soon()
             self.writes += 1
             self._saved = target
             self._settle(target)
+
+    def _whole_file_due(self) -> bool:
+        """Rewrite the file whole: first save, after a failure, a clock change, or much appended."""
+        offset = self._wall_clock() - self._clock()
+        if not abs(offset - self._offset) <= CLOCK_SLACK:  # the wall clock was set
+            self._make_lines(offset)
+            self._compact = True
+        return self._compact or self._appended > COMPACT_AFTER + 2 * len(self._lines)
+
+    def _sync_soon(self) -> None:
+        if self._syncer is None or self._syncer.done():
+            self._syncer = asyncio.get_running_loop().create_task(self._sync(), name="fsync")
+
+    async def _sync(self) -> None:
+        await asyncio.sleep(SYNC_DELAY)
+        try:
+            await asyncio.to_thread(sync_file, self.path)
+        except OSError as error:
+            LOG.error("cannot flush %s to disk: %s", self.path, error)
+            self._compact = True
 
     def _settle(self, up_to: int, failure: JournalError | None = None) -> None:
         """Answer the waiters for changes up to `up_to`: saved, or `failure`."""
@@ -161,11 +213,18 @@ class LeaseStore:
     def _table_changed(self, change: TableChange) -> None:
         """Redo the lines of the mappings this change touched (the table's order is kept)."""
         for view in (*change.removed, *change.expired):
-            self._lines.pop((view.external_port, view.protocol), None)
+            if self._lines.pop((view.external_port, view.protocol), None) is not None:
+                removed = {"external_port": view.external_port, "protocol": view.protocol}
+                self._pending.append(json.dumps({"removed": removed}))
         for view in (*change.added, *change.updated):
             entry = self._table.entry(view.external_port, view.protocol) if self._table else None
             if entry is not None and entry.expires_at is not None:  # static ones are not kept
-                self._lines[entry.key] = self._line(entry)
+                self._lines[entry.key] = line = self._line(entry)
+                self._pending.append(line)
+        self.changed()
+
+    def _settings_changed(self, settings: ConnectionSettings) -> None:
+        self._pending.append(json.dumps({"connection": asdict(settings)}))
         self.changed()
 
     def _make_lines(self, offset: float) -> None:
@@ -173,13 +232,10 @@ class LeaseStore:
         entries = self._table.entries() if self._table is not None else []
         self._lines = {entry.key: self._line(entry) for entry in entries if not entry.static}
 
-    def _document(self) -> bytes:
-        """The file's content now: a fresh header, and the lines kept up to date by changes."""
-        offset = self._wall_clock() - self._clock()
-        if not abs(offset - self._offset) <= CLOCK_SLACK:  # the wall clock was set
-            self._make_lines(offset)
+    def _document(self) -> str:
+        """The whole file now: a fresh header, and the lines kept up to date by changes."""
         header = {"version": STORE_VERSION, "connection": asdict(self._settings())}
-        return "\n".join([json.dumps(header), *self._lines.values(), ""]).encode()
+        return "\n".join([json.dumps(header), *self._lines.values(), ""])
 
     def _line(self, entry: Entry) -> str:
         assert entry.expires_at is not None  # static entries are not saved
@@ -205,14 +261,26 @@ class LeaseStore:
             raise ValueError(f"format version {header.get('version')!r}, not {STORE_VERSION}")
         settings = _settings(_object(header["connection"], "connection"))
         wall_now, now = self._wall_clock(), self._clock()
-        entries = []
+        entries: dict[MappingKey, Entry] = {}
+        unfinished = not text.endswith("\n")  # the last append was cut by a power loss
         for number, line in enumerate(lines[1:], start=2):
             try:
-                saved = _object(json.loads(line), "mapping")
-                entries.append(_entry(saved, now + _remaining(saved, wall_now)))
+                saved = _object(json.loads(line), "line")
+                if "removed" in saved:
+                    removed = _object(saved["removed"], "removed mapping")
+                    key = (_typed(removed, "external_port", int), _typed(removed, "protocol", str))
+                    entries.pop(key, None)
+                elif "connection" in saved:
+                    settings = _settings(_object(saved["connection"], "connection"))
+                else:
+                    entry = _entry(saved, now + _remaining(saved, wall_now))
+                    entries[entry.key] = entry  # an overwrite keeps its place
             except (ValueError, TypeError, KeyError, UpnpError) as error:
+                if unfinished and number == len(lines):
+                    LOG.warning("%s: dropping its unfinished last line", self.path)
+                    break
                 raise ValueError(f"line {number}: {error}") from error
-        return SavedState(entries=tuple(entries), settings=settings)
+        return SavedState(entries=tuple(entries.values()), settings=settings)
 
     def _set_aside(self, problem: str) -> SavedState:
         aside = self.path.with_name(self.path.name + SET_ASIDE_SUFFIX)
@@ -228,6 +296,21 @@ class LeaseStore:
             kept,
         )
         return SavedState()
+
+
+def append_file(path: Path, data: bytes) -> None:
+    """Append `data` to `path` (in the kernel's hands once this returns; flushed by sync_file)."""
+    with path.open("ab") as file:
+        file.write(data)
+
+
+def sync_file(path: Path) -> None:
+    """Flush `path` to the disk."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def replace_file(path: Path, data: bytes) -> None:

@@ -16,7 +16,14 @@ from igd.backends.memory import MemoryBackend
 from igd.core.connection import ConnectionModel
 from igd.core.connection_values import ConnectionSettings
 from igd.core.mappings import MappingTable
-from igd.lease_store import SET_ASIDE_SUFFIX, STORE_FILE, STORE_VERSION, LeaseStore, SavedState
+from igd.lease_store import (
+    COMPACT_AFTER,
+    SET_ASIDE_SUFFIX,
+    STORE_FILE,
+    STORE_VERSION,
+    LeaseStore,
+    SavedState,
+)
 from tests.daemon.mapping_support import CONSOLE, TRUSTED, VirtualClock, mapping_args
 
 WALL_START = 1_800_000_000.0  # the wall clock when a rig starts
@@ -298,7 +305,9 @@ BAD_FILES = {
     "address not IPv4": _lines(GOOD_HEADER, _with(internal_client="console.lan")),
     "expiry not a number": _lines(GOOD_HEADER, _with(expires_at="soon")),
     "expiry not finite": _lines(GOOD_HEADER, _with(expires_at=float("nan"))),
-    "a torn last line": _lines(GOOD_HEADER, GOOD_MAPPING)[:-20],
+    "a broken line before the last": _lines(GOOD_HEADER, GOOD_MAPPING)[:-20]
+    + "\n"
+    + _lines(GOOD_MAPPING),
 }
 
 
@@ -359,3 +368,63 @@ async def test_after_a_bad_file_the_next_save_writes_a_good_one(tmp_path: Path) 
     await add(rig, 6000)
 
     assert [entry.external_port for entry in reopen(tmp_path, WALL_START).entries] == [6000]
+
+
+# ---- the journal: appended changes, compaction, an append cut by a power loss ----------------
+
+
+async def test_changes_are_appended_and_read_back_in_the_tables_order(tmp_path: Path) -> None:
+    rig = make_store_rig(tmp_path)
+    for port in (6000, 6001, 6002):
+        await add(rig, port)
+    await add(rig, 6000, description="renewed")  # an overwrite keeps its place
+    await rig.table.delete_port_mapping(TRUSTED, remote_host="", external_port=6001, protocol="TCP")
+
+    lines = saved_lines(tmp_path)
+    state = reopen(tmp_path, WALL_START)
+
+    assert len(lines) == 1 + 5  # the header, then one line a change: nothing rewritten
+    assert lines[-1] == {"removed": {"external_port": 6001, "protocol": "TCP"}}
+    assert [(e.external_port, e.description) for e in state.entries] == [
+        (6000, "renewed"),
+        (6002, "test"),
+    ]
+
+
+async def test_the_file_is_rewritten_whole_once_appends_outgrow_the_table(
+    tmp_path: Path,
+) -> None:
+    rig = make_store_rig(tmp_path)
+    for _ in range(COMPACT_AFTER // 2 + 2):
+        await add(rig, 6000)
+        await rig.table.delete_port_mapping(
+            TRUSTED, remote_host="", external_port=6000, protocol="TCP"
+        )
+    await add(rig, 6001)
+
+    assert len(saved_lines(tmp_path)) < COMPACT_AFTER // 2
+    assert [e.external_port for e in reopen(tmp_path, WALL_START).entries] == [6001]
+
+
+async def test_connection_settings_changes_are_appended(tmp_path: Path) -> None:
+    rig = make_store_rig(tmp_path)
+    await add(rig, 6000)
+    rig.connection.store_settings(ConnectionSettings(auto_disconnect_time=600))
+    await rig.store.durable()
+
+    assert saved_lines(tmp_path)[-1]["connection"]["auto_disconnect_time"] == 600  # type: ignore[index]
+    assert reopen(tmp_path, WALL_START).settings == ConnectionSettings(auto_disconnect_time=600)
+
+
+def test_an_append_cut_by_a_power_loss_loses_only_that_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / STORE_FILE).write_text(
+        _lines(GOOD_HEADER, GOOD_MAPPING) + json.dumps(_with(external_port=6001))[:-20]
+    )
+
+    with caplog.at_level(logging.WARNING, logger="igd.lease_store"):
+        state = reopen(tmp_path, WALL_START)
+
+    assert [e.external_port for e in state.entries] == [6000]
+    assert "unfinished last line" in caplog.text
