@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from igd.lease_store import LeaseStore
 from tests.e2e.gateway_support import CONTROL, WAIT, kernel_redirects, start_daemon
 from tests.lab import Lab
 
@@ -20,19 +21,13 @@ CLIENTS = 32
 OPERATIONS = 100  # per client: 3200 in all
 FIRST_ADDRESS = "192.168.50.100"
 SEED = 20261125
-STORE_FILE = "leases.jsonl"
 
 
 def _stored(data_dir: Path) -> list[list[object]]:
-    lines = (data_dir / STORE_FILE).read_text(encoding="utf-8").splitlines()[1:]  # a header first
+    """What the lease store would restore, read as a restarted daemon reads it."""
     return sorted(
-        [
-            saved["protocol"],
-            saved["external_port"],
-            saved["internal_client"],
-            saved["internal_port"],
-        ]
-        for saved in map(json.loads, lines)
+        [entry.protocol, entry.external_port, entry.internal_client, entry.internal_port]
+        for entry in LeaseStore(data_dir).load().entries
     )
 
 
