@@ -56,9 +56,9 @@ async def other_server() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def other_gateway(tmp_path: Path) -> AsyncIterator[RunningGateway]:
+async def other_gateway(hass: HomeAssistant, tmp_path: Path) -> AsyncIterator[RunningGateway]:
     """A second gateway (its own data dir, hence its own UDN)."""
-    async for running in _running_gateway(tmp_path / "other", 2):
+    async for running in _running_gateway(hass, tmp_path / "other", 2):
         yield running
 
 
