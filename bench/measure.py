@@ -273,7 +273,7 @@ def run_plan(lab: Lab, gateway: GatewayUnderTest, plan: Plan, *, with_wrk: bool)
         if size == largest:
             steps.append((f"data path at {size}", lambda: bench.data_path(largest, gateway.pid())))
             # after the adds: its tens of thousands of connections leave TIME_WAIT sockets that
-            # a gateway's port-in-use check (both read /proc/net/tcp) would pay for
+            # miniupnpd's port-in-use check (it reads /proc/net/tcp) would pay for
             if with_wrk:
                 steps.append(("GetExternalIPAddress", bench.get_external_ip))
         if size >= 1000 or size == largest:

@@ -6,6 +6,9 @@ without root; the add-on's service script turns /data/options.json into these sa
 
 from __future__ import annotations
 
+import igd.no_openssl  # noqa: F401  (first: before anything imports asyncio)
+
+# isort: split
 import argparse
 import asyncio
 import logging
@@ -34,7 +37,7 @@ PROG = "upnp-gateway"
 EXIT_USAGE = 2  # argparse's own code for a bad command line
 EXIT_FAILURE = 1
 LOG = logging.getLogger("igd")
-QUIET_LIBRARIES = ("pyroute2", "asyncio", "aiohttp.access")
+QUIET_LIBRARIES = ("asyncio", "aiohttp.access")
 
 
 class _OneLineParser(argparse.ArgumentParser):

@@ -25,14 +25,16 @@ from igd.backends.iptables import IptablesBackend
 from igd.backends.memory import MemoryBackend
 from igd.backends.nftables import NftablesBackend
 from igd.core.connection import ConnectionModel
+from igd.core.mappings import MappingTable
 from igd.core.nat import NatBackend, NatError
 from igd.core.wan_interface import CommonInterfaceConfig
+from igd.heap import release_free_heap
 from igd.host_ports import HostPorts, host_ports_for
 from igd.identity import IdentityError, start_boot
 from igd.lease_store import LeaseStore, SavedState
 from igd.options import LOOPBACK_INTERFACE, GatewayOptions
 from igd.permissions import PermissionRules, default_rules
-from igd.policy import LanPermissions, LeaseLimitedTable, LeaseLimits, reserved_host_ports
+from igd.policy import GatewayPolicy, LanPermissions, reserved_host_ports
 from igd.upnp.devices import DeviceIdentity, GatewayCore, GatewayDevices
 from igd.upnp.faces import ssdp_faces
 from igd.upnp.gena import EventPublisher
@@ -136,19 +138,25 @@ class Gateway:
 
         demo = options.wan_interface == LOOPBACK_INTERFACE
         networks = tuple(dict.fromkeys(lan.network for lan in self.lans))
-        self._host_ports = host_ports_for(backend)
-        table = LeaseLimitedTable(
+        self._host_ports = host_ports = host_ports_for(backend)
+        permissions = LanPermissions(
+            external_ports=options.external_ports,
+            networks=networks,
+            own_addresses=frozenset(lan.address for lan in self.lans),
+            reserved_ports=reserved_host_ports(options.http_port),
+            rules=PermissionRules(options.permission_rules or default_rules(networks)),
+            loopback_demo=demo,
+        )
+        table = MappingTable(
             backend,
-            leases=LeaseLimits(options.min_lease, options.max_lease),
-            permissions=LanPermissions(
-                external_ports=options.external_ports,
-                networks=networks,
-                own_addresses=frozenset(lan.address for lan in self.lans),
-                reserved_ports=reserved_host_ports(options.http_port),
-                rules=PermissionRules(options.permission_rules or default_rules(networks)),
-                loopback_demo=demo,
+            permissions=permissions,
+            port_in_use=None if host_ports is None else host_ports.in_use,
+            policy=GatewayPolicy(
+                permissions,
+                shortest_lease=options.min_lease,
+                longest_lease=options.max_lease,
+                host_ports=host_ports,
             ),
-            host_ports=self._host_ports,
             max_mappings=options.max_mappings,
             max_per_client=options.max_mappings_per_client,
             journal=store,
@@ -215,6 +223,7 @@ class Gateway:
             _at_deadlines("lease expiry", table.next_expiry, table.expire_due, table.add_listener),
             asyncio.create_task(self._watcher.run(), name="WAN watcher"),  # and connection timers
         ]
+        release_free_heap()  # what reading the saved table and the kernel's rules left behind
         for url in self.description_urls:
             LOG.info("UPnP Gateway listening on %s", url)
 
@@ -262,7 +271,7 @@ class Gateway:
         self,
         devices: GatewayDevices,
         publishers: dict[str, EventPublisher],
-        table: LeaseLimitedTable,
+        table: MappingTable,
         connection: ConnectionModel,
         interface: CommonInterfaceConfig,
     ) -> None:
@@ -324,7 +333,7 @@ def _publish(publishers: list[EventPublisher]) -> None:
         publisher.publish({})
 
 
-async def _restore_mappings(table: LeaseLimitedTable, saved: SavedState) -> None:
+async def _restore_mappings(table: MappingTable, saved: SavedState) -> None:
     """Put back what the last run saved; our kernel table then holds exactly those rules."""
     try:
         report = await table.restore(saved.entries)

@@ -2,24 +2,27 @@
 
 Two other mechanisms hold an external port on a Linux gateway:
 - a program on the host listening on it: a TCP socket in LISTEN or an unconnected bound UDP
-  socket, on any address but loopback (a loopback-only socket cannot meet WAN traffic), read from
-  /proc/net/{tcp,tcp6,udp,udp6};
+  socket, on any address but loopback (a loopback-only socket cannot meet WAN traffic), asked of
+  the kernel by state (socket_diag.py; /proc/net/{tcp,tcp6,udp,udp6} where it cannot answer);
 - someone else's forwarding rule: a `dnat`/`redirect` statement (or iptables-nft's DNAT/REDIRECT
   target) in an IPv4-capable nftables table other than ours, with a destination port match
   (Docker's published ports, a firewall's port forwards).
 
-Decision (the brief's "cheap scan at add-time or cached"): read both afresh before each add, in a
-worker thread, shared by adds that arrive while one read is running. A read costs a few
-milliseconds (our own table, the large one, is not listed), and a listener or rule made a moment
-ago is seen, which a periodic cache would miss. Not seen: rules of legacy (non-nft) iptables,
-ports given through a named set or an iptables match extension (`-m multiport`), and rules
-without any port match (a DMZ host or a catch-all, which claims no port in particular).
+Decision: both are as fresh as the add they guard, and neither costs more as the table or the
+traffic grows. The listeners are asked for before each add (a fraction of a millisecond: only
+sockets in LISTEN, or unconnected UDP ones, are dumped, however many TIME_WAIT sockets a burst of
+requests left). The other tables are listed again only when the kernel announced a change to one
+of them (nft_changes.py), so a rule made a moment before the add is seen, and a thousand adds in
+a row list them once. Not seen: rules of legacy (non-nft) iptables, ports given through a named
+set or an iptables match extension (`-m multiport`), and rules without any port match (a DMZ host
+or a catch-all, which claims no port in particular).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,11 +40,20 @@ from igd.backends.libnftables import (
 )
 from igd.backends.nftables import NftablesBackend
 from igd.core.nat import TCP, UDP, NatBackend
+from igd.nft_changes import NftablesChanges
+from igd.socket_diag import TCP_CLOSE_STATE, TCP_LISTEN_STATE, SocketDiag
 
 LOG = logging.getLogger(__name__)
 
 PROC_NET = Path("/proc/net")
-SOCKET_TABLES = {"tcp": TCP, "tcp6": TCP, "udp": UDP, "udp6": UDP}
+# /proc/net file: family, protocol, the state a listening socket of it is in
+SOCKET_TABLES = {
+    "tcp": (socket.AF_INET, TCP, TCP_LISTEN_STATE),
+    "tcp6": (socket.AF_INET6, TCP, TCP_LISTEN_STATE),
+    "udp": (socket.AF_INET, UDP, TCP_CLOSE_STATE),
+    "udp6": (socket.AF_INET6, UDP, TCP_CLOSE_STATE),
+}
+IP_PROTOCOLS = {TCP: socket.IPPROTO_TCP, UDP: socket.IPPROTO_UDP}
 TCP_LISTEN = 0x0A  # include/net/tcp_states.h
 NFT_PROTOCOLS = {"tcp": TCP, "udp": UDP}
 FORWARDING_STATEMENTS = ("dnat", "redirect")
@@ -96,15 +108,31 @@ def _socket_lines(text: str, protocol: str) -> Iterator[tuple[int, str]]:
             yield port, protocol
 
 
+def proc_listening_ports(name: str, proc_net: Path = PROC_NET) -> set[tuple[int, str]]:
+    """(port, protocol) of the listening sockets one /proc/net table (`tcp`, `udp6`...) lists."""
+    protocol = SOCKET_TABLES[name][1]
+    try:
+        text = (proc_net / name).read_text(encoding="ascii", errors="replace")
+    except OSError:  # no IPv6 in this kernel, say
+        return set()
+    return set(_socket_lines(text, protocol))
+
+
 def listening_ports(proc_net: Path = PROC_NET) -> frozenset[tuple[int, str]]:
     """(port, protocol) of every TCP listener and unconnected UDP socket, loopback aside."""
     found: set[tuple[int, str]] = set()
-    for name, protocol in SOCKET_TABLES.items():
-        try:
-            text = (proc_net / name).read_text(encoding="ascii", errors="replace")
-        except OSError:  # no IPv6 in this kernel, say
-            continue
-        found.update(_socket_lines(text, protocol))
+    with SocketDiag() as diag:
+        for name, (family, protocol, state) in SOCKET_TABLES.items():
+            try:
+                found.update(
+                    (port, protocol)
+                    for address, port in diag.bound_local_ends(
+                        family, IP_PROTOCOLS[protocol], state
+                    )
+                    if port and _reachable(address)
+                )
+            except OSError:  # no sock_diag for this protocol here
+                found.update(proc_listening_ports(name, proc_net))
     return frozenset(found)
 
 
@@ -196,7 +224,8 @@ class HostPorts:
         self._own_chains = own_chains
         self._proc_net = proc_net
         self._snapshot = HostPortsSnapshot()
-        self._reading: asyncio.Future[HostPortsSnapshot] | None = None
+        self._listing: asyncio.Future[tuple[PortRange, ...] | None] | None = None
+        self._changes = NftablesChanges(own_table=own_table, own_chains=own_chains)
         try:
             self._nft: Nftables | None = Nftables()
         except LibnftablesUnavailableError as error:
@@ -207,20 +236,28 @@ class HostPorts:
         return self._snapshot.holds(port, protocol)
 
     async def refresh(self) -> None:
-        """Read the host's ports again; joins a read already under way."""
-        if self._reading is None or self._reading.done():
-            self._reading = asyncio.ensure_future(asyncio.to_thread(self._read))
-        self._snapshot = await asyncio.shield(self._reading)
+        """Ask for the listeners again; list the other tables again if one of them changed.
+
+        An add that arrives while a listing runs waits for it, or for a newer one when a change
+        was announced after that listing began.
+        """
+        if self._changes.changed() or self._listing is None:
+            self._listing = asyncio.ensure_future(asyncio.to_thread(self._foreign_forwards))
+        listing = self._listing
+        forwarded = await asyncio.shield(listing)
+        if forwarded is None:  # could not list: keep the last, and list again next time
+            forwarded = self._snapshot.forwarded
+            if self._listing is listing:
+                self._listing = None
+        self._snapshot = HostPortsSnapshot(listening_ports(self._proc_net), forwarded)
 
     def close(self) -> None:
+        self._changes.close()
         if self._nft is not None:
             self._nft.close()
             self._nft = None
 
-    def _read(self) -> HostPortsSnapshot:
-        return HostPortsSnapshot(listening_ports(self._proc_net), self._foreign_forwards())
-
-    def _foreign_forwards(self) -> tuple[PortRange, ...]:
+    def _foreign_forwards(self) -> tuple[PortRange, ...] | None:
         if self._nft is None:
             return ()
         try:
@@ -237,7 +274,7 @@ class HostPorts:
                     listing += self._nft.run([query])
         except LibnftablesError as error:  # a table removed while we read, say
             LOG.warning("cannot read other nftables tables: %s", error)
-            return self._snapshot.forwarded
+            return None
         return forwarded_ports(listing, self._own_chains)
 
 

@@ -34,6 +34,7 @@ from igd.core.errors import UpnpError
 from igd.core.journal import JournalError
 from igd.core.records import Entry, MappingKey, TableChange
 from igd.core.wan_interface import UI4_MAX
+from igd.heap import release_free_heap
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -87,8 +88,7 @@ class LeaseStore:
         self._saved = 0  # changes on disk
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
-        self._lines: dict[MappingKey, str] = {}  # each leased entry's line, in creation order
-        self._offset = math.nan  # wall clock minus table clock the lines were made with
+        self._offset = math.nan  # wall clock minus table clock the lines are made with
         self._pending: list[str] = []  # lines to append at the next write
         self._appended = 0  # lines appended since the file was last written whole
         self._compact = True  # the next write rewrites the file whole
@@ -111,7 +111,7 @@ class LeaseStore:
         """Save `table` and the connection's settings from now on, after each of their changes."""
         self._table = table
         self._settings = lambda: connection.settings
-        self._make_lines(self._wall_clock() - self._clock())
+        self._offset = self._wall_clock() - self._clock()
         table.add_listener(self._table_changed)
         connection.add_settings_listener(self._settings_changed)
 
@@ -160,8 +160,8 @@ class LeaseStore:
             try:
                 if whole:
                     await asyncio.to_thread(replace_file, self.path, data.encode())
-                else:
-                    await asyncio.to_thread(append_file, self.path, data.encode())
+                else:  # a write into the page cache: less than a hand-over to a thread costs
+                    append_file(self.path, data.encode())
             except OSError as error:
                 LOG.error("cannot save the mappings to %s: %s", self.path, error)
                 self._compact = True  # what was lost is in the next whole file
@@ -170,6 +170,8 @@ class LeaseStore:
                 return
             if whole:
                 self._compact, self._appended = False, 0
+                del data  # a line per mapping: megabytes the heap may give back now
+                release_free_heap()
             else:
                 self._appended += appended
                 self._sync_soon()
@@ -181,9 +183,10 @@ class LeaseStore:
         """Rewrite the file whole: first save, after a failure, a clock change, or much appended."""
         offset = self._wall_clock() - self._clock()
         if not abs(offset - self._offset) <= CLOCK_SLACK:  # the wall clock was set
-            self._make_lines(offset)
+            self._offset = offset
             self._compact = True
-        return self._compact or self._appended > COMPACT_AFTER + 2 * len(self._lines)
+        entries = 0 if self._table is None else self._table.number_of_entries
+        return self._compact or self._appended > COMPACT_AFTER + 2 * entries
 
     def _sync_soon(self) -> None:
         if self._syncer is None or self._syncer.done():
@@ -211,31 +214,33 @@ class LeaseStore:
         self._waiters = waiting
 
     def _table_changed(self, change: TableChange) -> None:
-        """Redo the lines of the mappings this change touched (the table's order is kept)."""
-        for view in (*change.removed, *change.expired):
-            if self._lines.pop((view.external_port, view.protocol), None) is not None:
-                removed = {"external_port": view.external_port, "protocol": view.protocol}
-                self._pending.append(json.dumps({"removed": removed}))
+        """Append the lines of the mappings this change touched (a reader keeps the last one).
+
+        A removed static mapping (it reports a lease of 0) was never saved, so it needs no line.
+        """
+        leased = [view for view in change.removed if view.lease_duration]
+        for view in (*leased, *change.expired):
+            removed = {"external_port": view.external_port, "protocol": view.protocol}
+            self._pending.append(json.dumps({"removed": removed}))
         for view in (*change.added, *change.updated):
             entry = self._table.entry(view.external_port, view.protocol) if self._table else None
             if entry is not None and entry.expires_at is not None:  # static ones are not kept
-                self._lines[entry.key] = line = self._line(entry)
-                self._pending.append(line)
+                self._pending.append(self._line(entry))
         self.changed()
 
     def _settings_changed(self, settings: ConnectionSettings) -> None:
         self._pending.append(json.dumps({"connection": asdict(settings)}))
         self.changed()
 
-    def _make_lines(self, offset: float) -> None:
-        self._offset = offset
-        entries = self._table.entries() if self._table is not None else []
-        self._lines = {entry.key: self._line(entry) for entry in entries if not entry.static}
-
     def _document(self) -> str:
-        """The whole file now: a fresh header, and the lines kept up to date by changes."""
+        """The whole file now: a fresh header, then a line per leased mapping in the table's order.
+
+        Made from the table each time rather than kept: 10,000 lines would hold 2 MB.
+        """
         header = {"version": STORE_VERSION, "connection": asdict(self._settings())}
-        return "\n".join([json.dumps(header), *self._lines.values(), ""])
+        entries = self._table.entries() if self._table is not None else []
+        lines = (self._line(entry) for entry in entries if not entry.static)
+        return "\n".join([json.dumps(header), *lines, ""])
 
     def _line(self, entry: Entry) -> str:
         assert entry.expires_at is not None  # static entries are not saved

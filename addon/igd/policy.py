@@ -8,21 +8,14 @@ host of a LAN and not the gateway itself (UPnProxy, A4). A refusal here is 606.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 from typing import TYPE_CHECKING
 
-from igd.core.arguments import MAX_LEASE_DURATION, check_mapping_request
-from igd.core.errors import ACTION_NOT_AUTHORIZED, UpnpError
-from igd.core.mappings import DEFAULT_MAX_MAPPINGS, DEFAULT_MAX_PER_CLIENT, MappingTable
 from igd.permissions import Decision, PermissionRules
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    from igd.core.journal import Journal, RestoreReport
-    from igd.core.nat import NatBackend
-    from igd.core.records import Caller, Entry
+    from igd.core.arguments import MappingRequest
     from igd.host_ports import HostPorts
 
 SSH_PORT = 22
@@ -103,149 +96,29 @@ def reserved_host_ports(http_port: int) -> frozenset[int]:
 
 
 @dataclass(frozen=True, slots=True)
-class LeaseLimits:
-    """The options' lease bounds: a requested lease is raised to `shortest`, cut to `longest`.
+class GatewayPolicy:
+    """The core's `MappingPolicy` hook: LanPermissions' reasons and the options' lease bounds.
 
-    A lease of 0 asks for the longest one (WANIPConnection:2 2.3.16 makes it 604800); a lease
-    above the standard's maximum is left alone so that the core refuses it with 601.
+    A lease is raised to `shortest_lease` and cut to `longest_lease`. `host_ports` (ports the host
+    uses otherwise, 729, the core's `port_in_use`) are read afresh before each add and restore.
     """
 
-    shortest: int
-    longest: int
+    permissions: LanPermissions
+    shortest_lease: int
+    longest_lease: int
+    host_ports: HostPorts | None = None
 
-    def granted(self, requested: int) -> int:
-        if requested > MAX_LEASE_DURATION:
-            return requested
-        if requested == 0:
-            return self.longest
-        return min(max(requested, self.shortest), self.longest)
+    async def refresh(self) -> None:
+        if self.host_ports is not None:
+            await self.host_ports.refresh()
 
-
-class LeaseLimitedTable(MappingTable):
-    """The mapping table behind the gateway's policy: lease bounds, then LanPermissions.
-
-    The policy is checked before the core is touched, once the arguments are known good, so a
-    refusal names the check or rule that decided (the core's own check then agrees).
-    """
-
-    def __init__(
-        self,
-        backend: NatBackend,
-        *,
-        leases: LeaseLimits,
-        permissions: LanPermissions,
-        max_mappings: int = DEFAULT_MAX_MAPPINGS,
-        max_per_client: int = DEFAULT_MAX_PER_CLIENT,
-        host_ports: HostPorts | None = None,
-        journal: Journal | None = None,
-    ) -> None:
-        """`host_ports`: ports the host uses otherwise (729), read afresh before each add."""
-        super().__init__(
-            backend,
-            permissions=permissions,
-            max_mappings=max_mappings,
-            max_per_client=max_per_client,
-            port_in_use=None if host_ports is None else host_ports.in_use,
-            journal=journal,
-        )
-        self._leases = leases
-        self._policy = permissions
-        self._host_ports = host_ports
-
-    async def add_port_mapping(
-        self,
-        caller: Caller,
-        *,
-        remote_host: str,
-        external_port: int,
-        protocol: str,
-        internal_port: int,
-        internal_client: str,
-        enabled: bool,
-        description: str,
-        lease_duration: int,
-    ) -> None:
-        request = check_mapping_request(  # the argument errors come first (5.6.0b steps 1-5)
-            remote_host=remote_host,
-            external_port=external_port,
-            protocol=protocol,
-            internal_port=internal_port,
-            internal_client=internal_client,
-            enabled=enabled,
-            description=description,
-            lease_duration=lease_duration,
-            any_port=False,
-        )
-        decision = self._policy.decide(
+    def refusal(self, request: MappingRequest, *, any_port: bool) -> str | None:
+        if any_port:  # the port is the core's to choose among those the rules allow
+            return self.permissions.internal_client_refusal(request.internal_client)
+        decision = self.permissions.decide(
             request.external_port, request.internal_client, request.internal_port
         )
-        if not decision.allowed:
-            raise UpnpError(ACTION_NOT_AUTHORIZED, decision.reason)
-        await self._read_host_ports()
-        await super().add_port_mapping(
-            caller,
-            remote_host=remote_host,
-            external_port=external_port,
-            protocol=protocol,
-            internal_port=internal_port,
-            internal_client=internal_client,
-            enabled=enabled,
-            description=description,
-            lease_duration=self._leases.granted(lease_duration),
-        )
+        return None if decision.allowed else decision.reason
 
-    async def add_any_port_mapping(
-        self,
-        caller: Caller,
-        *,
-        remote_host: str,
-        external_port: int,
-        protocol: str,
-        internal_port: int,
-        internal_client: str,
-        enabled: bool,
-        description: str,
-        lease_duration: int,
-    ) -> int:
-        # The port is the core's to choose among those the rules allow; the address is ours.
-        refusal = self._policy.internal_client_refusal(internal_client)
-        if refusal is not None and internal_client not in ("", "*"):  # 715 comes first
-            check_mapping_request(
-                remote_host=remote_host,
-                external_port=external_port,
-                protocol=protocol,
-                internal_port=internal_port,
-                internal_client=internal_client,
-                enabled=enabled,
-                description=description,
-                lease_duration=lease_duration,
-                any_port=True,
-            )
-            raise UpnpError(ACTION_NOT_AUTHORIZED, refusal)
-        await self._read_host_ports()
-        return await super().add_any_port_mapping(
-            caller,
-            remote_host=remote_host,
-            external_port=external_port,
-            protocol=protocol,
-            internal_port=internal_port,
-            internal_client=internal_client,
-            enabled=enabled,
-            description=description,
-            lease_duration=self._leases.granted(lease_duration),
-        )
-
-    async def restore(self, entries: Iterable[Entry]) -> RestoreReport:
-        """As the core restores, with the host's ports read afresh and leases cut to the longest."""
-        await self._read_host_ports()
-        latest = self._clock() + self._leases.longest
-        return await super().restore(
-            entry
-            if entry.expires_at is None or entry.expires_at <= latest
-            else replace(entry, expires_at=latest)
-            for entry in entries
-        )
-
-    async def _read_host_ports(self) -> None:
-        if self._host_ports is not None:
-            await self._host_ports.refresh()
+    def granted_lease(self, requested: int) -> int:
+        return min(max(requested, self.shortest_lease), self.longest_lease)

@@ -6,26 +6,31 @@ again, so a burst costs one read and a lost message (receive buffer overrun) cos
 kernel does not announce routes it flushes when a link goes down, and the re-read sees that too.
 Only the traffic counters are sampled on a timer: no counter change is ever announced.
 
-Netlink sockets belong to the network namespace of the process that opens them. Uses pyroute2's
-AsyncIPRoute (pyroute2 0.9 or later).
+Netlink sockets belong to the network namespace of the process that opens them (rtnetlink.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
-import socket
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from pyroute2.iproute.linux import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV4_ROUTE, RTMGRP_LINK
+from typing import TYPE_CHECKING
 
 from igd.core.connection_values import LinkControlError
 from igd.core.wan_interface import InterfaceCounters, WanLinkState
+from igd.rtnetlink import (
+    IFF_UP,
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV4_ROUTE,
+    RTMGRP_LINK,
+    Address,
+    Link,
+    Route,
+    Rtnetlink,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,8 +42,7 @@ _LOGGER = logging.getLogger(__name__)
 
 TRAFFIC_SAMPLE_INTERVAL = 5.0  # Ours (spec 5.6.7): idle detection samples the counters every 5 s
 RETRY_DELAY = 1.0  # before reopening a failed netlink socket or reading again after an error
-IFF_UP = 0x1  # <linux/if.h>
-IFF_LOOPBACK = 0x8
+IFF_LOOPBACK = 0x8  # <linux/if.h>
 IFF_LOWER_UP = 0x10000
 IFA_F_SECONDARY = 0x01  # <linux/if_addr.h>
 RT_TABLE_MAIN = 254  # <linux/rtnetlink.h>
@@ -80,25 +84,20 @@ class WanWatcher:
 
     async def read_state(self) -> WanLinkState:
         """The interface as the kernel sees it now (absent if there is no such interface)."""
-        async with _rtnl() as ipr:
-            link = await self._get_link(ipr)
+        async with Rtnetlink() as rtnl:
+            link = await self._get_link(rtnl)
             if link is None:
                 return WanLinkState()
-            index, flags = link["index"], link["flags"]
-            addresses = [a async for a in await ipr.addr("dump", family=socket.AF_INET)]
-            routes = [r async for r in await ipr.route("dump", family=socket.AF_INET)]
+            addresses = await rtnl.addresses()
+            routes = await rtnl.routes()
+        index, flags = link.index, link.flags
         primary = next(
-            (
-                a
-                for a in addresses
-                if a["index"] == index and not a["flags"] & IFA_F_SECONDARY and a.get("address")
-            ),
-            None,
+            (a for a in addresses if a.index == index and not a.flags & IFA_F_SECONDARY), None
         )
         return WanLinkState(
             present=True,
             carrier=bool(flags & IFF_UP and flags & IFF_LOWER_UP),
-            address="" if primary is None else primary.get("address"),
+            address="" if primary is None else primary.address,
             address_since=None if primary is None else self._address_since(primary),
             default_route=bool(flags & IFF_LOOPBACK)
             or any(_is_default_via(r, index) for r in routes),
@@ -107,43 +106,37 @@ class WanWatcher:
 
     async def read_counters(self) -> InterfaceCounters:
         """TotalBytes/PacketsSent/Received now (all 0 while the interface is absent)."""
-        async with _rtnl() as ipr:
-            link = await self._get_link(ipr)
-        stats = {} if link is None else link.get("stats64") or link.get("stats") or {}
+        async with Rtnetlink() as rtnl:
+            link = await self._get_link(rtnl) or Link(index=0, flags=0)
         return InterfaceCounters.from_kernel(
-            stats.get("tx_bytes", 0),
-            stats.get("rx_bytes", 0),
-            stats.get("tx_packets", 0),
-            stats.get("rx_packets", 0),
+            link.tx_bytes, link.rx_bytes, link.tx_packets, link.rx_packets
         )
 
-    async def _get_link(self, ipr: Any) -> Any:
+    async def _get_link(self, rtnl: Rtnetlink) -> Link | None:
         try:
-            links = await ipr.link("get", ifname=self._interface)
-        except NetlinkError as error:
-            if error.code == 19:  # ENODEV
+            return await rtnl.link(self._interface)
+        except OSError as error:
+            if error.errno == errno.ENODEV:
                 return None
             raise
-        return next(iter(links), None)
 
-    def _address_since(self, address: Any) -> float | None:
+    def _address_since(self, address: Address) -> float | None:
         """When the address was added, on our clock (cstamp counts from boot, like monotonic)."""
-        info = address.get("IFA_CACHEINFO")
-        if not info:
+        if address.added is None:
             return None
-        added: float = info["cstamp"] / CACHEINFO_HZ
+        added = address.added / CACHEINFO_HZ
         return self._clock() - max(0.0, time.monotonic() - added)
 
     async def _listen(self) -> None:
         """Mark the state stale on every announcement; reopen the socket if it fails."""
         while True:
             try:
-                async with _rtnl() as events:
-                    await events.bind(groups=_EVENT_GROUPS)
+                async with Rtnetlink(_EVENT_GROUPS) as events:
                     self._stale.set()  # whatever happened while nobody listened
-                    while await _received_any(events):
+                    while True:
+                        await events.announced()
                         self._stale.set()
-            except (OSError, NetlinkError):
+            except OSError:
                 _LOGGER.warning("netlink event socket failed; reopening", exc_info=True)
             await asyncio.sleep(RETRY_DELAY)
 
@@ -154,7 +147,7 @@ class WanWatcher:
             self._stale.clear()
             try:
                 state = await self.read_state()
-            except (OSError, NetlinkError):
+            except OSError:
                 _LOGGER.warning("could not read %s; trying again", self._interface, exc_info=True)
                 await asyncio.sleep(RETRY_DELAY)
                 self._stale.set()
@@ -168,7 +161,7 @@ class WanWatcher:
             await asyncio.sleep(self._traffic_interval)
             try:
                 counters = await self.read_counters()
-            except (OSError, NetlinkError):
+            except OSError:
                 _LOGGER.debug("could not read the counters of %s", self._interface, exc_info=True)
                 continue
             self._connection.observe_traffic(counters.packets_sent + counters.packets_received)
@@ -192,9 +185,9 @@ class NetlinkLinkControl:
 
     async def _set(self, state: str) -> None:
         try:
-            async with _rtnl() as ipr:
-                await ipr.link("set", ifname=self._interface, state=state)
-        except (OSError, NetlinkError) as error:
+            async with Rtnetlink() as rtnl:
+                await rtnl.set_up(self._interface, state == "up")
+        except OSError as error:
             raise LinkControlError(f"ip link set {self._interface} {state}: {error}") from error
 
 
@@ -211,27 +204,14 @@ async def drive_connection_timers(model: ConnectionModel, clock: Callable[[], fl
         await model.advance()
 
 
-def _rtnl() -> Any:
-    """A new rtnetlink socket in this process's network namespace (pyroute2 has no type hints)."""
-    return AsyncIPRoute()  # type: ignore[no-untyped-call]
-
-
-async def _received_any(events: Any) -> bool:
-    """Wait for the next batch of announcements; False once the socket has closed."""
-    received = False
-    async for _message in events.get():
-        received = True
-    return received
-
-
-def _is_default_via(route: Any, index: int) -> bool:
+def _is_default_via(route: Route, index: int) -> bool:
     """A unicast IPv4 default route of the main table that leaves through interface `index`."""
-    if route["dst_len"] != 0 or route.get("table") != RT_TABLE_MAIN:
-        return False
-    if route["type"] != RTN_UNICAST:
-        return False
-    hops = route.get("multipath") or ()
-    return route.get("oif") == index or any(hop.get("oif") == index for hop in hops)
+    return (
+        route.dst_len == 0
+        and route.table == RT_TABLE_MAIN
+        and route.type == RTN_UNICAST
+        and index in route.interfaces
+    )
 
 
 def _link_speed(interface: str) -> int | None:

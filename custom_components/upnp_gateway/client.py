@@ -81,6 +81,11 @@ class GatewayClient:
         self.connection = connection
 
     @property
+    def location(self) -> str:
+        """The description URL the gateway was read from: the config entry's URL."""
+        return self.device.device_url
+
+    @property
     def udn(self) -> str:
         """The root device's UDN: the config entry's unique id."""
         return self.device.udn

@@ -23,9 +23,13 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
-from homeassistant.helpers.service_info.ssdp import ATTR_UPNP_FRIENDLY_NAME
+from homeassistant.helpers.service_info.ssdp import (
+    ATTR_UPNP_FRIENDLY_NAME,
+    ATTR_UPNP_MANUFACTURER,
+    ATTR_UPNP_SERIAL,
+)
 
-from .client import GatewayClient, GatewayUnreachableError, NotAnIgdError, async_connect
+from .client import GatewayClient, GatewayUnreachableError, NotAnIgdError
 from .const import (
     ADDON_SLUG_SUFFIX,
     CONF_LEASE_WARNING,
@@ -33,6 +37,7 @@ from .const import (
     DOMAIN,
     IGD_DEVICE_TYPES,
 )
+from .faces import MAIN_FACE_PATH, OUR_MANUFACTURER, async_connect_main_face, main_face_url
 
 if TYPE_CHECKING:
     from homeassistant.helpers.service_info.hassio import HassioServiceInfo
@@ -42,7 +47,6 @@ if TYPE_CHECKING:
 
 CONF_GATEWAY: Final = "gateway"
 MANUAL: Final = "manual"
-ADDON_DESCRIPTION_PATH: Final = "/rootDesc.xml"  # where the add-on's daemon serves its root device
 
 # Any: the schemas are voluptuous's before Home Assistant 2026.9 and probatio's after
 URL_SCHEMA: Final[Any] = vol.Schema(
@@ -76,11 +80,11 @@ def addon_description_url(config: dict[str, Any]) -> str:
     url = config.get("description_url") or config.get(CONF_URL)
     if url:
         return str(url)
-    return f"http://{config['host']}:{config['port']}{ADDON_DESCRIPTION_PATH}"
+    return f"http://{config['host']}:{config['port']}{MAIN_FACE_PATH}"
 
 
 class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
-    """One config entry per gateway, keyed by the root device's UDN."""
+    """One config entry per gateway, keyed by the root device's UDN (our gateway's main face's)."""
 
     VERSION = 1
 
@@ -96,17 +100,21 @@ class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_connect(self, url: str) -> tuple[GatewayClient | None, dict[str, str]]:
         try:
-            client = await async_connect(async_get_clientsession(self.hass, verify_ssl=False), url)
+            client = await async_connect_main_face(
+                async_get_clientsession(self.hass, verify_ssl=False), url
+            )
         except GatewayUnreachableError:
             return None, {"base": "cannot_connect"}
         except NotAnIgdError:
             return None, {"base": "not_igd"}
         return client, {}
 
-    async def _async_create(self, url: str, client: GatewayClient) -> ConfigFlowResult:
+    async def _async_create(self, client: GatewayClient) -> ConfigFlowResult:
         await self.async_set_unique_id(client.udn, raise_on_progress=False)
-        self._abort_if_unique_id_configured(updates={CONF_URL: url})
-        return self.async_create_entry(title=client.device.friendly_name, data={CONF_URL: url})
+        self._abort_if_unique_id_configured(updates={CONF_URL: client.location})
+        return self.async_create_entry(
+            title=client.device.friendly_name, data={CONF_URL: client.location}
+        )
 
     # ---- the user picks a gateway HA has seen, or types its URL ------------------------------
 
@@ -136,7 +144,7 @@ class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
     async def _async_try(self, url: str, step: str, seen: dict[str, str]) -> ConfigFlowResult:
         client, errors = await self._async_connect(url)
         if client is not None:
-            return await self._async_create(url, client)
+            return await self._async_create(client)
         if step == "user":
             return self._show_choice(seen, errors)
         return self.async_show_form(
@@ -152,16 +160,32 @@ class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         return self.async_show_form(step_id="manual", data_schema=URL_SCHEMA)
 
     async def _async_seen_gateways(self) -> dict[str, str]:
-        """Description URL -> a label, for the root IGDs SSDP has seen and not yet configured."""
+        """Description URL -> a label, for the root IGDs SSDP has seen and not yet configured.
+
+        Our gateway's faces are listed once, by its main face's URL, and none of them once one
+        is configured (they share its serial number).
+        """
         configured = self._async_current_ids(include_ignore=False)
+        infos = [
+            info
+            for device_type in IGD_DEVICE_TYPES
+            for info in await ssdp.async_get_discovery_info_by_st(self.hass, device_type)
+            if info.ssdp_location
+        ]
+        configured_serials = {
+            serial
+            for info in infos
+            if info.ssdp_udn in configured and (serial := _our_serial(info))
+        }
         seen: dict[str, str] = {}
-        for device_type in IGD_DEVICE_TYPES:
-            for info in await ssdp.async_get_discovery_info_by_st(self.hass, device_type):
-                if info.ssdp_udn in configured or not info.ssdp_location:
-                    continue
-                name = info.upnp.get(ATTR_UPNP_FRIENDLY_NAME) or info.ssdp_udn
-                host = urlparse(info.ssdp_location).hostname
-                seen.setdefault(info.ssdp_location, f"{name} ({host})")
+        for info in infos:
+            location = str(info.ssdp_location)
+            serial = _our_serial(info)
+            if info.ssdp_udn in configured or (serial and serial in configured_serials):
+                continue
+            name = info.upnp.get(ATTR_UPNP_FRIENDLY_NAME) or info.ssdp_udn
+            main_url = main_face_url(location, info.upnp.get(ATTR_UPNP_MANUFACTURER))
+            seen.setdefault(main_url or location, f"{name} ({urlparse(location).hostname})")
         return seen
 
     # ---- discovery: SSDP (our add-on's device only) and the Supervisor -----------------------
@@ -170,9 +194,14 @@ class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         """An UPnP Gateway add-on's device announced itself on the LAN."""
         if not discovery_info.ssdp_udn or not discovery_info.ssdp_location:
             return self.async_abort(reason="incomplete_discovery")
-        await self.async_set_unique_id(discovery_info.ssdp_udn)
-        self._abort_if_unique_id_configured(updates={CONF_URL: discovery_info.ssdp_location})
-        self._url = discovery_info.ssdp_location
+        udn, url = discovery_info.ssdp_udn, discovery_info.ssdp_location
+        if main_face_url(url, discovery_info.upnp.get(ATTR_UPNP_MANUFACTURER)):
+            client, _errors = await self._async_connect(url)
+            if client is not None:  # else as announced: the confirmation connects again
+                udn, url = client.udn, client.location
+        await self.async_set_unique_id(udn)
+        self._abort_if_unique_id_configured(updates={CONF_URL: url})
+        self._url = url
         self._name = discovery_info.upnp.get(ATTR_UPNP_FRIENDLY_NAME) or "UPnP Gateway"
         self.context["title_placeholders"] = {"name": self._name}
         return await self.async_step_discovery_confirm()
@@ -186,8 +215,8 @@ class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         if client is None:
             return self.async_abort(reason=errors["base"])
         await self.async_set_unique_id(client.udn)
-        self._abort_if_unique_id_configured(updates={CONF_URL: url})
-        self._url = url
+        self._abort_if_unique_id_configured(updates={CONF_URL: client.location})
+        self._url = client.location
         self._name = discovery_info.name or client.device.friendly_name
         self.context["title_placeholders"] = {"name": self._name}
         return await self.async_step_discovery_confirm()
@@ -200,7 +229,7 @@ class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             client, errors = await self._async_connect(self._url)
             if client is not None:
-                return await self._async_create(self._url, client)
+                return await self._async_create(client)
         return self.async_show_form(
             step_id="discovery_confirm",
             description_placeholders={"name": self._name, CONF_URL: self._url},
@@ -221,7 +250,7 @@ class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
                 await self.async_set_unique_id(client.udn)
                 self._abort_if_unique_id_mismatch(reason="unique_id_mismatch")
                 return self.async_update_reload_and_abort(
-                    entry, data_updates={CONF_URL: user_input[CONF_URL]}
+                    entry, data_updates={CONF_URL: client.location}
                 )
         return self.async_show_form(
             step_id="reconfigure",
@@ -230,6 +259,13 @@ class GatewayConfigFlow(ConfigFlow, domain=DOMAIN):
             ),
             errors=errors,
         )
+
+
+def _our_serial(info: SsdpServiceInfo) -> str | None:
+    """The serial number of a face of our gateway (shared by its faces), None for others'."""
+    if info.upnp.get(ATTR_UPNP_MANUFACTURER) != OUR_MANUFACTURER:
+        return None
+    return info.upnp.get(ATTR_UPNP_SERIAL) or None
 
 
 class GatewayOptionsFlow(OptionsFlowBase):

@@ -25,26 +25,11 @@ from tests.addon.service_support import (
     write_options,
 )
 from tests.addon.supervisor_stub import REFUSAL, UUID
-from tests.lab import LAN_GATEWAY, LAN_INTERFACE, WAN_GATEWAY, Lab, wait_for_output
+from tests.e2e.traffic_support import connect, listen
+from tests.lab import LAN_GATEWAY, LAN_INTERFACE, Lab, wait_for_output
 
 DESCRIPTION = f"http://{LAN_GATEWAY}:5000/rootDesc.xml"
 STATE = "supervisor-discovery.json"
-
-LISTENER = """
-import socket, sys
-with socket.create_server(("0.0.0.0", int(sys.argv[1]))) as server:
-    print("listening", flush=True)
-    connection, peer = server.accept()
-    with connection:
-        connection.sendall(b"hello from the LAN")
-    print("served", peer[0], flush=True)
-"""
-
-CONNECTOR = """
-import socket, sys
-with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as connection:
-    print(connection.recv(100).decode())
-"""
 
 
 def _stop(daemon: subprocess.Popen[str]) -> int:
@@ -73,15 +58,14 @@ def test_the_addon_forwards_a_port_and_announces_itself_until_stopped(
     }
 
     client = netlab.lan[0]
-    listener = netlab.start(client, sys.executable, "-c", LISTENER, "8000")
-    wait_for_output(listener, ["listening"])
+    listener = listen(netlab, client, 8000, "tcp")
     upnpc = ["upnpc", "-i", "-u", DESCRIPTION, "-e", "addon test"]
     added = netlab.run(client, *upnpc, "-a", client.address, "8000", "18000", "TCP", timeout=WAIT)
-    answer = netlab.run(netlab.wan, sys.executable, "-c", CONNECTOR, WAN_GATEWAY, "18000")
+    answer = connect(netlab, 18000)
 
     assert "is redirected to internal" in added.stdout
-    assert answer.stdout.strip() == "hello from the LAN"
-    assert f"served {netlab.wan.address}" in wait_for_output(listener, ["served"])
+    assert answer == "hello over TCP"
+    assert f"tcp from {netlab.wan.address}" in wait_for_output(listener, ["tcp from"])
     assert service.healthcheck().returncode == 0
 
     exit_code = _stop(daemon)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypedDict
 
 import pytest
 
 from igd.backends.memory import MemoryBackend
+from igd.core.arguments import MappingArguments
 from igd.core.errors import UpnpError
 from igd.core.mappings import Caller, MappingTable, Permissions, PortInUse, TableChange
 from igd.core.nat import Redirect
@@ -32,17 +32,6 @@ class VirtualClock:
         self.now += seconds
 
 
-class MappingArgs(TypedDict):
-    remote_host: str
-    external_port: int
-    protocol: str
-    internal_port: int
-    internal_client: str
-    enabled: bool
-    description: str
-    lease_duration: int
-
-
 def mapping_args(
     caller: Caller,
     *,
@@ -54,9 +43,9 @@ def mapping_args(
     enabled: bool = True,
     description: str = "test",
     lease_duration: int = 3600,
-) -> MappingArgs:
+) -> MappingArguments:
     """AddPortMapping/AddAnyPortMapping arguments; InternalClient defaults to the caller."""
-    return MappingArgs(
+    return MappingArguments(
         remote_host=remote_host,
         external_port=external_port,
         protocol=protocol,

@@ -119,6 +119,42 @@ async def test_every_scpd_in_the_description_is_served(start_gateway: Started) -
         assert "<scpd" in body
 
 
+async def _raw_exchange(port: int, data: bytes) -> tuple[str, dict[str, str]]:
+    """Send raw bytes, read the whole answer: its status line and headers."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+    status_line, *lines = answer.partition(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
+    return status_line, dict(line.split(": ", 1) for line in lines)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /rootDesc.xml HTTP/1.1 x\r\nHost: 127.0.0.1\r\n\r\n",
+        b"G\x00T /rootDesc.xml HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /rootDesc.xml HTTP/1.1\r\nX: " + b"b" * 9000 + b"\r\n\r\n",
+        b"GET /rootDesc.xml HTTP/1.1\r\n" + b"H: v\r\n" * 80 + b"\r\n",
+    ],
+    ids=["bad request line", "bad method", "header line too long", "too many headers"],
+)
+async def test_a_malformed_request_is_refused_in_our_name(
+    start_gateway: Started, request_bytes: bytes
+) -> None:
+    gateway = await start_gateway()
+    _, ours, _ = await _request("GET", f"{_base(gateway)}/rootDesc.xml")
+
+    status_line, headers = await _raw_exchange(gateway.port, request_bytes)
+
+    assert status_line.split()[1] == "400"
+    assert headers["Server"] == ours["Server"]
+    assert headers["Connection"] == "close"
+
+
 async def test_unknown_path_is_404(start_gateway: Started) -> None:
     gateway = await start_gateway()
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from igd.backends.memory import MemoryBackend
+from igd.core.arguments import MappingArguments
 from igd.core.mappings import MappingView
 from igd.core.nat import Redirect
 from tests.daemon.mapping_support import (
     CONSOLE,
     LAPTOP,
     TRUSTED,
-    MappingArgs,
     PortRules,
     error_code,
     make_rig,
@@ -215,7 +215,7 @@ async def test_permission_rules_refuse_with_606_even_trusted_callers() -> None:
         mapping_args(CONSOLE, remote_host="198.51.100.7"),  # Ours: same client, other RemoteHost
     ],
 )
-async def test_port_held_for_another_client_or_peer_is_718(second: MappingArgs) -> None:
+async def test_port_held_for_another_client_or_peer_is_718(second: MappingArguments) -> None:
     rig = make_rig()
     await rig.table.add_port_mapping(TRUSTED, **mapping_args(CONSOLE))
     assert await error_code(rig.table.add_port_mapping(TRUSTED, **second)) == 718

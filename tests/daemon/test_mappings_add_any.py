@@ -7,13 +7,13 @@ import random
 import pytest
 
 from igd.backends.memory import MemoryBackend
+from igd.core.arguments import MappingArguments
 from igd.core.mappings import MappingTable
 from igd.core.nat import Redirect
 from tests.daemon.mapping_support import (
     CONSOLE,
     LAPTOP,
     TRUSTED,
-    MappingArgs,
     PortRules,
     VirtualClock,
     error_code,
@@ -51,7 +51,7 @@ async def test_taken_ports_yield_neighbours_alternately_above_and_below() -> Non
         mapping_args(CONSOLE, remote_host="198.51.100.7"),  # Ours: same client, other RemoteHost
     ],
 )
-async def test_port_held_by_another_owner_yields_another_port(second: MappingArgs) -> None:
+async def test_port_held_by_another_owner_yields_another_port(second: MappingArguments) -> None:
     rig = make_rig()
     await rig.table.add_any_port_mapping(TRUSTED, **mapping_args(CONSOLE))
     assert await rig.table.add_any_port_mapping(TRUSTED, **second) == 5001

@@ -112,6 +112,24 @@ async def test_walk_follows_deletions_and_overwrites() -> None:
     assert rig.table.get_generic_port_mapping_entry(CONSOLE, 0).description == "renewed"
 
 
+async def test_a_restricted_walk_changed_midway_reads_as_a_fresh_one() -> None:
+    rig = await _mixed_table()
+    for port in range(6000, 6010):
+        await _add(rig, CONSOLE, port)
+    first = [rig.table.get_generic_port_mapping_entry(CONSOLE, i).external_port for i in range(4)]
+    await rig.table.delete_port_mapping(CONSOLE, remote_host="", external_port=5002, protocol="TCP")
+    fifth_after_delete = rig.table.get_generic_port_mapping_entry(CONSOLE, 4).external_port
+    await _add(rig, CONSOLE, 6001, internal_port=22)  # overwritten: no longer in its view
+    fifth_after_overwrite = rig.table.get_generic_port_mapping_entry(CONSOLE, 4).external_port
+    again = rig.table.get_generic_port_mapping_entry(CONSOLE, 1).external_port  # backwards
+
+    assert first == [5002, 5003, 5004, 6000]
+    assert fifth_after_delete == 6002  # 5003, 5004, 6000, 6001, 6002
+    assert fifth_after_overwrite == 6003
+    assert again == 5004
+    assert _walk(rig, CONSOLE) == [5003, 5004, 6000, *range(6002, 6010)]
+
+
 async def test_generic_read_reports_remaining_lease() -> None:
     rig = make_rig()
     await rig.table.add_port_mapping(CONSOLE, **mapping_args(CONSOLE, lease_duration=1500))

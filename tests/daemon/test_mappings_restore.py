@@ -16,7 +16,7 @@ from igd.core.mappings import MappingTable
 from igd.core.nat import NatError, Redirect
 from igd.core.records import Entry
 from igd.permissions import PermissionRules, default_rules
-from igd.policy import LanPermissions, LeaseLimitedTable, LeaseLimits
+from igd.policy import GatewayPolicy, LanPermissions
 from tests.daemon.mapping_support import (
     CONSOLE,
     LAPTOP,
@@ -178,16 +178,18 @@ async def test_a_kernel_refusal_leaves_table_and_kernel_as_they_were() -> None:
 
 async def test_the_gateway_cuts_restored_leases_to_its_longest_and_applies_its_policy() -> None:
     networks = (IPv4Network("192.168.50.0/24"),)
-    table = LeaseLimitedTable(
+    permissions = LanPermissions(
+        external_ports=(1024, 65535),
+        networks=networks,
+        own_addresses=frozenset({IPv4Address("192.168.50.1")}),
+        reserved_ports=frozenset({8123}),
+        rules=PermissionRules(default_rules(networks)),
+    )
+    table = MappingTable(
         MemoryBackend(),
-        leases=LeaseLimits(shortest=1, longest=3600),  # max_lease was lowered since the save
-        permissions=LanPermissions(
-            external_ports=(1024, 65535),
-            networks=networks,
-            own_addresses=frozenset({IPv4Address("192.168.50.1")}),
-            reserved_ports=frozenset({8123}),
-            rules=PermissionRules(default_rules(networks)),
-        ),
+        permissions=permissions,
+        # max_lease was lowered since the save
+        policy=GatewayPolicy(permissions, shortest_lease=1, longest_lease=3600),
     )
     now = time.monotonic()
     long_lease = replace(saved(6000), expires_at=now + 7 * 86400)

@@ -1,19 +1,39 @@
 """Ports the host uses by other means (729): its listening sockets and foreign forwarding rules.
 
-The sockets are real (this process's, on the kernel's /proc/net); the nftables listing is what
+The sockets are real (this process's, asked of the kernel by sock_diag and read from /proc/net,
+its fallback); the nftables listing is what
 `nft -j list table` printed for rules made with nft 1.0.6 and iptables-nft 1.8.9 (the lab's
 e2e tests check the same against a live kernel).
 """
 
 from __future__ import annotations
 
+import errno
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-from igd.host_ports import HostPorts, HostPortsSnapshot, forwarded_ports, listening_ports
+from igd import host_ports
+from igd.host_ports import (
+    SOCKET_TABLES,
+    HostPorts,
+    HostPortsSnapshot,
+    forwarded_ports,
+    listening_ports,
+    proc_listening_ports,
+)
+from igd.socket_diag import TCP_LISTEN_STATE, SocketDiag
+
+type Reader = Callable[[], frozenset[tuple[int, str]]]
+
+
+def _from_proc() -> frozenset[tuple[int, str]]:
+    return frozenset().union(*(proc_listening_ports(name) for name in SOCKET_TABLES))
+
+
+READERS = pytest.mark.parametrize("read", [listening_ports, _from_proc], ids=["diag", "proc"])
 
 
 def _dport(protocol: str, right: Any, op: str = "==") -> dict[str, Any]:
@@ -119,8 +139,9 @@ def _bound(opened: list[socket.socket], kind: int, address: str) -> int:
     return int(sock.getsockname()[1])
 
 
+@READERS
 def test_listening_sockets_count_on_any_address_but_loopback(
-    sockets: list[socket.socket],
+    sockets: list[socket.socket], read: Reader
 ) -> None:
     tcp_any = _bound(sockets, socket.SOCK_STREAM, "0.0.0.0")
     udp_any = _bound(sockets, socket.SOCK_DGRAM, "0.0.0.0")
@@ -131,7 +152,7 @@ def test_listening_sockets_count_on_any_address_but_loopback(
     client = socket.create_connection(("127.0.0.1", tcp_loopback))
     sockets.append(client)
 
-    found = listening_ports()
+    found = read()
 
     assert (tcp_any, "TCP") in found
     assert (udp_any, "UDP") in found
@@ -141,7 +162,8 @@ def test_listening_sockets_count_on_any_address_but_loopback(
     assert (client.getsockname()[1], "TCP") not in found
 
 
-def test_ipv6_listeners_count_too(sockets: list[socket.socket]) -> None:
+@READERS
+def test_ipv6_listeners_count_too(sockets: list[socket.socket], read: Reader) -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 here")
     try:
@@ -150,7 +172,7 @@ def test_ipv6_listeners_count_too(sockets: list[socket.socket]) -> None:
     except OSError as error:
         pytest.skip(f"no IPv6 sockets here: {error}")
 
-    found = listening_ports()
+    found = read()
 
     assert (dual, "TCP") in found
     assert (loopback, "TCP") not in found
@@ -170,3 +192,32 @@ async def test_refresh_sees_a_listener_opened_after_the_last_read(
         host_ports.close()
 
     assert (before, after) == (False, True)
+
+
+def test_a_protocol_without_sock_diag_is_refused_by_the_kernel() -> None:
+    unassigned_protocol = 254  # RFC 3692's experimental number: no kernel diag handler
+    with SocketDiag() as diag, pytest.raises(FileNotFoundError):  # ENOENT
+        list(diag.bound_local_ends(socket.AF_INET, unassigned_protocol, TCP_LISTEN_STATE))
+
+
+class _NoSocketDiag(SocketDiag):
+    """A kernel without sock_diag (some containers): the socket cannot be made."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        if self._sock is not None:
+            self._sock.close()
+        self._sock, self._error = None, OSError(errno.EPROTONOSUPPORT, "no sock_diag")
+
+
+def test_without_sock_diag_the_listeners_are_read_from_proc(
+    sockets: list[socket.socket], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(host_ports, "SocketDiag", _NoSocketDiag)
+    tcp_any = _bound(sockets, socket.SOCK_STREAM, "0.0.0.0")
+    udp_loopback = _bound(sockets, socket.SOCK_DGRAM, "127.0.0.1")
+
+    found = listening_ports()
+
+    assert (tcp_any, "TCP") in found
+    assert (udp_loopback, "UDP") not in found

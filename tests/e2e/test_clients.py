@@ -1,10 +1,11 @@
 """Real client libraries of both kinds against the gateway's default options (igd2-device.md 7.1b).
 
 IGD:1-only clients (miniupnpc's `upnpc`, npm's nat-upnp) and IGD:2-only clients (libp2p's
-@achingbrain/nat-port-mapper, async-upnp-client driven as one) each find the root device they
-understand, map a TCP and a UDP port that the WAN host reaches through nftables, and delete them;
-a mapping made through one face is listed and deleted through the other, and evented on both.
-The libraries are in tests/clients/ (`npm ci --prefix tests/clients`, done by scripts/setup).
+@achingbrain/nat-port-mapper, Go's goupnp, async-upnp-client driven as one) each find the root
+device they understand, map a TCP and a UDP port that the WAN host reaches through nftables, and
+delete them; a mapping made through one face is listed and deleted through the other, and evented
+on both. The libraries are in tests/clients/ (`npm ci --prefix tests/clients`; goupnp is Debian's
+golang-github-huin-goupnp-dev, its driver built by go_client_build; scripts/setup installs both).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from typing import Any, Protocol
 import pytest
 
 from tests.e2e.gateway_support import BASE, WAIT, kernel_redirects, start_daemon
+from tests.e2e.go_client_build import build_go_client
+from tests.e2e.traffic_support import LISTENER, TCP_CONNECTOR, UDP_SENDER
 from tests.lab import WAN_GATEWAY, Host, Lab, output_lines, wait_for_output
 
 CLIENTS = Path(__file__).parents[1] / "clients"
@@ -27,37 +30,6 @@ IGD2_DESCRIPTION = f"{BASE}/rootDesc.xml"
 IGD1_DESCRIPTION = f"{BASE}/igd1/rootDesc.xml"
 PORT = 18000  # the LAN client's listener, mapped as the same external port
 LEASE = 3600
-
-LISTENER = """
-import selectors, socket, sys
-port = int(sys.argv[1])
-tcp = socket.create_server(("0.0.0.0", port))
-udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-udp.bind(("0.0.0.0", port))
-print("listening", flush=True)
-with selectors.DefaultSelector() as selector:
-    selector.register(tcp, selectors.EVENT_READ)
-    selector.register(udp, selectors.EVENT_READ)
-    while True:
-        for key, _ in selector.select():
-            if key.fileobj is tcp:
-                connection, peer = tcp.accept()
-                connection.sendall(b"hello over TCP")
-                connection.close()
-            else:
-                data, peer = udp.recvfrom(100)
-                print("udp from", peer[0], data.decode(), flush=True)
-"""
-TCP_CONNECTOR = """
-import socket, sys
-with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as connection:
-    print(connection.recv(100).decode())
-"""
-UDP_SENDER = """
-import socket, sys
-with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-    sender.sendto(b"hello over UDP", (sys.argv[1], int(sys.argv[2])))
-"""
 
 
 class Client(Protocol):
@@ -160,15 +132,8 @@ class NatPortMapper(LineClient):
             self.ask("unmap", PORT)
 
 
-class AsyncUpnpIgd2(LineClient):
-    """PyPI async-upnp-client, driven as an IGD:2-only client (tests/clients/async_upnp_igd2.py)."""
-
-    def __init__(self, host: Host) -> None:
-        script = str(CLIENTS / "async_upnp_igd2.py")
-        super().__init__("async-upnp-client (IGD:2)", host, sys.executable, script)
-
-    def find(self) -> list[str]:
-        return [self.ask("find")]
+class Igd2PortCommands(LineClient):
+    """The map, unmap and list commands of async_upnp_igd2.py and goupnp_igd2 (tests/clients)."""
 
     def map(self, protocol: str) -> int:
         return int(self.ask("map", PORT, PORT, protocol, LEASE))
@@ -178,6 +143,27 @@ class AsyncUpnpIgd2(LineClient):
 
     def listed(self) -> set[tuple[str, int, str]]:
         return {(m["protocol"], m["externalPort"], m["internalHost"]) for m in self.ask("list")}
+
+
+class AsyncUpnpIgd2(Igd2PortCommands):
+    """PyPI async-upnp-client, driven as an IGD:2-only client (tests/clients/async_upnp_igd2.py)."""
+
+    def __init__(self, host: Host) -> None:
+        script = str(CLIENTS / "async_upnp_igd2.py")
+        super().__init__("async-upnp-client (IGD:2)", host, sys.executable, script)
+
+    def find(self) -> list[str]:
+        return [self.ask("find")]
+
+
+class GoupnpIgd2(Igd2PortCommands):
+    """Go's github.com/huin/goupnp: IGD:2 only (WANIPConnection:2 search, AddAnyPortMapping)."""
+
+    def __init__(self, host: Host, binary: Path) -> None:
+        super().__init__("goupnp", host, str(binary))
+
+    def find(self) -> list[str]:
+        return list(self.ask("find"))  # every service its search found, not only the first
 
 
 class Upnpc:
@@ -228,6 +214,12 @@ def node_clients() -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="session")
+def goupnp_igd2() -> Path:
+    """The goupnp driver, built from Debian's Go source; fails when that is not installed."""
+    return build_go_client(CLIENTS / "goupnp_igd2" / "main.go", "github.com/huin/goupnp")
+
+
 @pytest.fixture
 def gateway(netlab: Lab, tmp_path: Path) -> Lab:
     """The daemon with the default options (both faces announced), nftables backend."""
@@ -236,7 +228,7 @@ def gateway(netlab: Lab, tmp_path: Path) -> Lab:
 
 
 @pytest.fixture
-def clients(gateway: Lab) -> Iterator[dict[str, Any]]:
+def clients(gateway: Lab, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     """Every client library on the LAN client, ended after the test."""
     host = gateway.lan[0]
     started: list[LineClient] = []
@@ -246,10 +238,14 @@ def clients(gateway: Lab) -> Iterator[dict[str, Any]]:
         started.append(client)
         return client
 
+    def goupnp(host: Host) -> LineClient:  # built only when a test asks for it
+        return GoupnpIgd2(host, request.getfixturevalue("goupnp_igd2"))
+
     made: dict[str, Any] = {"upnpc": Upnpc(gateway, host)}
     made["nat-upnp"] = lambda: line_client(NatUpnp)
     made["nat-port-mapper"] = lambda: line_client(NatPortMapper)
     made["async-upnp-client"] = lambda: line_client(AsyncUpnpIgd2)
+    made["goupnp"] = lambda: line_client(goupnp)
     yield made
     for client in started:
         client.close()
@@ -261,7 +257,7 @@ def _client(clients: dict[str, Any], name: str) -> Any:
 
 
 IGD1_ONLY = ["upnpc", "nat-upnp"]
-IGD2_ONLY = ["nat-port-mapper", "async-upnp-client"]
+IGD2_ONLY = ["nat-port-mapper", "goupnp", "async-upnp-client"]
 
 
 @pytest.mark.parametrize("name", IGD1_ONLY)
@@ -316,10 +312,11 @@ def test_a_client_maps_tcp_and_udp_that_the_wan_reaches_then_deletes_them(
     assert _wan_reaches(gateway, listener) == (False, False)
 
 
+@pytest.mark.parametrize("name", ["goupnp", "async-upnp-client"])
 def test_a_mapping_made_through_igd1_is_listed_and_deleted_through_igd2(
-    node_clients: None, clients: dict[str, Any]
+    node_clients: None, clients: dict[str, Any], name: str
 ) -> None:
-    igd1, igd2 = _client(clients, "nat-upnp"), _client(clients, "async-upnp-client")
+    igd1, igd2 = _client(clients, "nat-upnp"), _client(clients, name)
     address = igd1.host.address
 
     igd1.map("UDP")
@@ -330,17 +327,19 @@ def test_a_mapping_made_through_igd1_is_listed_and_deleted_through_igd2(
     assert igd1.listed() == set()
 
 
+@pytest.mark.parametrize("name", ["nat-port-mapper", "goupnp"])
 def test_a_mapping_made_through_igd2_is_listed_through_igd1(
-    node_clients: None, clients: dict[str, Any]
+    node_clients: None, clients: dict[str, Any], name: str
 ) -> None:
-    igd2, upnpc = _client(clients, "nat-port-mapper"), _client(clients, "upnpc")
+    igd2, upnpc = _client(clients, name), _client(clients, "upnpc")
     address = upnpc.host.address
 
     igd2.map("TCP")
     igd2.map("UDP")
     seen_by_upnpc = upnpc.listed()
     seen_by_nat_upnp = _client(clients, "nat-upnp").listed()
-    igd2.unmap("TCP")  # nat-port-mapper's empty NewProtocol: both go
+    for protocol in ("TCP", "UDP"):
+        igd2.unmap(protocol)
 
     assert seen_by_upnpc == {("TCP", PORT, address), ("UDP", PORT, address)}
     assert seen_by_nat_upnp == seen_by_upnpc

@@ -25,15 +25,10 @@ from tests.e2e.gateway_support import (
     soap,
     start_daemon,
 )
+from tests.e2e.traffic_support import listen
 from tests.lab import LAN_GATEWAY, WAN_GATEWAY, Lab, wait_for_output
 
 SSDP_TOOL = str(Path(ssdp_tool.__file__))
-LISTENER = """
-import socket, sys, time
-server = socket.create_server(("0.0.0.0", int(sys.argv[1])))
-print("listening", flush=True)
-time.sleep(60)
-"""
 
 
 @pytest.fixture
@@ -124,8 +119,7 @@ def test_without_trust_the_gateway_host_is_an_ordinary_client(netlab: Lab, tmp_p
 
 def test_a_port_the_gateway_listens_on_is_729(netlab: Lab, daemon: subprocess.Popen[str]) -> None:
     client = netlab.lan[0]
-    listener = netlab.start(netlab.gateway, sys.executable, "-c", LISTENER, "18500")
-    wait_for_output(listener, ["listening"])
+    listen(netlab, netlab.gateway, 18500, "tcp")
 
     tcp = soap(netlab, client, "AddPortMapping", **mapping(client.address, 18500))
     udp = soap(netlab, client, "AddPortMapping", **mapping(client.address, 18500, "UDP"))
@@ -157,10 +151,17 @@ def test_a_port_another_forwarding_rule_holds_is_729(
     iptables_rule = soap(netlab, client, "AddPortMapping", **mapping(client.address, 18700, "UDP"))
     other_protocol = soap(netlab, client, "AddPortMapping", **mapping(client.address, 18600, "UDP"))
 
+    netlab.run(gateway, "nft", "delete", "table", "ip", "other")  # the port is free again
+    freed = soap(netlab, client, "AddPortMapping", **mapping(client.address, 18600))
+
     assert (nft_rule["status"], nft_rule["error"]) == (500, 729)
     assert (iptables_rule["status"], iptables_rule["error"]) == (500, 729)
     assert other_protocol["status"] == 200
-    assert kernel_redirects(netlab) == {("UDP", 18600, client.address, 8000)}
+    assert freed["status"] == 200
+    assert kernel_redirects(netlab) == {
+        ("UDP", 18600, client.address, 8000),
+        ("TCP", 18600, client.address, 8000),
+    }
 
 
 def test_our_own_rules_are_not_taken_for_another_mechanism(

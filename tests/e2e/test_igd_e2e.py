@@ -12,58 +12,21 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.lab import LAN_GATEWAY, LAN_INTERFACE, WAN_GATEWAY, WAN_INTERFACE, Lab, wait_for_output
+from tests.e2e.gateway_support import DESCRIPTION, HTTP_PORT, TABLE, WAIT, start_daemon
+from tests.e2e.traffic_support import connect, listen, send_udp
+from tests.lab import LAN_GATEWAY, WAN_GATEWAY, Lab, wait_for_output
 
-HTTP_PORT = 5000
-TABLE = "upnp_gateway"
-DESCRIPTION = f"http://{LAN_GATEWAY}:{HTTP_PORT}/rootDesc.xml"
 # async-upnp-client's `upnp-client` console script, started with an event loop of its own:
 # its main() calls asyncio.get_event_loop(), which Python 3.14 no longer makes up.
 UPNP_CLIENT = (
     "import asyncio, sys; asyncio.set_event_loop(asyncio.new_event_loop()); "
     "sys.argv[0] = 'upnp-client'; from async_upnp_client.cli import main; main()"
 )
-WAIT = 15.0  # seconds any bounded wait in these tests may take
-
-LISTENER = """
-import selectors, socket, sys
-port = int(sys.argv[1])
-tcp = socket.create_server(("0.0.0.0", port))
-udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-udp.bind(("0.0.0.0", port))
-print("listening", flush=True)
-with selectors.DefaultSelector() as selector:
-    selector.register(tcp, selectors.EVENT_READ)
-    selector.register(udp, selectors.EVENT_READ)
-    while True:
-        for key, _ in selector.select():
-            if key.fileobj is tcp:
-                connection, peer = tcp.accept()
-                connection.sendall(b"hello over TCP")
-                connection.close()
-                print("tcp from", peer[0], flush=True)
-            else:
-                data, peer = udp.recvfrom(100)
-                print("udp from", peer[0], data.decode(), flush=True)
-"""
-
-TCP_CONNECTOR = """
-import socket, sys
-with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as connection:
-    print(connection.recv(100).decode())
-"""
-
-UDP_SENDER = """
-import socket, sys
-with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
-    sender.sendto(b"hello over UDP", (sys.argv[1], int(sys.argv[2])))
-"""
 
 
 @dataclass
@@ -82,26 +45,8 @@ class Running:
 
 
 @pytest.fixture
-def gateway(netlab: Lab, tmp_path: Path) -> Iterator[Running]:
-    daemon = netlab.start(
-        netlab.gateway,
-        sys.executable,
-        "-m",
-        "igd",
-        "--backend",
-        "nftables",
-        "--wan-interface",
-        WAN_INTERFACE,
-        "--lan-interface",
-        LAN_INTERFACE,
-        "--http-port",
-        str(HTTP_PORT),
-        "--data-dir",
-        str(tmp_path),
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    wait_for_output(daemon, [f"UPnP Gateway listening on {DESCRIPTION}"], timeout=WAIT)
-    yield Running(netlab, daemon)
+def gateway(netlab: Lab, tmp_path: Path) -> Running:
+    return Running(netlab, start_daemon(netlab, tmp_path))
 
 
 def _until(condition: object, what: str) -> None:
@@ -127,31 +72,26 @@ def test_upnpc_sees_a_connected_gateway(gateway: Running) -> None:
 def test_a_mapping_carries_tcp_and_udp_from_the_wan_until_deleted(gateway: Running) -> None:
     lab = gateway.lab
     client = lab.lan[0]
-    listener = lab.start(client, sys.executable, "-c", LISTENER, "8000")
-    wait_for_output(listener, ["listening"])
+    listener = listen(lab, client, 8000)
 
     added_tcp = gateway.upnpc("-e", "test", "-a", client.address, "8000", "18000", "TCP")
     gateway.upnpc("-e", "test", "-a", client.address, "8000", "18000", "UDP")
-    answer = lab.run(lab.wan, sys.executable, "-c", TCP_CONNECTOR, WAN_GATEWAY, "18000")
+    answer = connect(lab, 18000)
     tcp_seen = wait_for_output(listener, ["tcp from"])
-    lab.run(lab.wan, sys.executable, "-c", UDP_SENDER, WAN_GATEWAY, "18000")
+    send_udp(lab, lab.wan, WAN_GATEWAY, 18000)
     udp_seen = wait_for_output(listener, ["udp from"])
     listed = gateway.upnpc("-l")
 
     assert "is redirected to internal" in added_tcp
-    assert answer.stdout.strip() == "hello over TCP"
+    assert answer == "hello over TCP"
     assert f"tcp from {lab.wan.address}" in tcp_seen
-    assert f"udp from {lab.wan.address} hello over UDP" in udp_seen
+    assert f"udp from {lab.wan.address}" in udp_seen
     assert f"TCP 18000->{client.address}:8000  'test'" in listed
     assert f"UDP 18000->{client.address}:8000  'test'" in listed
 
     gateway.upnpc("-d", "18000", "TCP")
-    refused = lab.run(
-        lab.wan, sys.executable, "-c", TCP_CONNECTOR, WAN_GATEWAY, "18000", check=False
-    )
 
-    assert refused.returncode != 0
-    assert "refused" in refused.stderr.lower()
+    assert connect(lab, 18000) == "ConnectionRefusedError"
     assert "TCP 18000" not in gateway.upnpc("-l")
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.e2e.gateway_support import WAIT, start_daemon
 from tests.e2e.nft_driver import ADDON
-from tests.e2e.test_igd_e2e import LISTENER, TCP_CONNECTOR, UDP_SENDER
+from tests.e2e.traffic_support import connect, listen, send_udp
 from tests.lab import WAN_GATEWAY, Lab, wait_for_output
 
 OUR_TABLE = "upnp_gateway"  # the nftables backend's
@@ -33,21 +33,20 @@ def test_a_mapping_carries_tcp_and_udp_from_the_wan_until_deleted(
 ) -> None:
     start_daemon(netlab, tmp_path, "--backend", "iptables")  # the later --backend wins
     client = netlab.lan[0]
-    listener = netlab.start(client, sys.executable, "-c", LISTENER, "8000")
-    wait_for_output(listener, ["listening"])
+    listener = listen(netlab, client, 8000)
 
     added_tcp = upnpc(netlab, "-e", "test", "-a", client.address, "8000", "18000", "TCP")
     upnpc(netlab, "-e", "test", "-a", client.address, "8000", "18000", "UDP")
-    answer = netlab.run(netlab.wan, sys.executable, "-c", TCP_CONNECTOR, WAN_GATEWAY, "18000")
+    answer = connect(netlab, 18000)
     tcp_seen = wait_for_output(listener, ["tcp from"])
-    netlab.run(netlab.wan, sys.executable, "-c", UDP_SENDER, WAN_GATEWAY, "18000")
+    send_udp(netlab, netlab.wan, WAN_GATEWAY, 18000)
     udp_seen = wait_for_output(listener, ["udp from"])
     listed = upnpc(netlab, "-l")
 
     assert "is redirected to internal" in added_tcp
-    assert answer.stdout.strip() == "hello over TCP"
+    assert answer == "hello over TCP"
     assert f"tcp from {netlab.wan.address}" in tcp_seen
-    assert f"udp from {netlab.wan.address} hello over UDP" in udp_seen
+    assert f"udp from {netlab.wan.address}" in udp_seen
     assert f"TCP 18000->{client.address}:8000  'test'" in listed
     assert f"UDP 18000->{client.address}:8000  'test'" in listed
     assert f"--dport 18000 -j DNAT --to-destination {client.address}:8000" in kernel_rules(netlab)
@@ -55,12 +54,8 @@ def test_a_mapping_carries_tcp_and_udp_from_the_wan_until_deleted(
     assert f"table ip {OUR_TABLE}" not in nft  # iptables-nft's own tables only
 
     upnpc(netlab, "-d", "18000", "TCP")
-    refused = netlab.run(
-        netlab.wan, sys.executable, "-c", TCP_CONNECTOR, WAN_GATEWAY, "18000", check=False
-    )
 
-    assert refused.returncode != 0
-    assert "refused" in refused.stderr.lower()
+    assert connect(netlab, 18000) == "ConnectionRefusedError"
     assert "TCP 18000" not in upnpc(netlab, "-l")
     assert "-p tcp -m tcp --dport 18000" not in kernel_rules(netlab)
 

@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
-from tests.lab import LAN_INTERFACE, WAN_GATEWAY, WAN_INTERFACE, Lab, wait_for_output
-
-LISTENER = """
-import socket
-server = socket.create_server(("0.0.0.0", 8000))
-print("listening", flush=True)
-connection, peer = server.accept()
-connection.sendall(b"hello from the LAN")
-print("peer", peer[0], flush=True)
-connection.close()
-"""
-
-CONNECTOR = """
-import socket, sys
-with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) as connection:
-    print(connection.recv(100).decode())
-"""
+from tests.e2e.traffic_support import connect, listen
+from tests.lab import LAN_INTERFACE, WAN_INTERFACE, Lab, wait_for_output
 
 
 def test_wan_host_reaches_lan_listener_through_dnat(netlab: Lab) -> None:
@@ -39,26 +22,19 @@ table ip labtest {{
 }}
 """,
     )
-    listener = netlab.start(client, sys.executable, "-c", LISTENER)
-    wait_for_output(listener, ["listening"])
+    listener = listen(netlab, client, 8000, "tcp")
 
-    answer = netlab.run(netlab.wan, sys.executable, "-c", CONNECTOR, WAN_GATEWAY, "18000")
+    answer = connect(netlab, 18000)
 
-    assert answer.stdout.strip() == "hello from the LAN"
-    assert "peer 203.0.113.2" in wait_for_output(listener, ["peer"])
+    assert answer == "hello over TCP"
+    assert "tcp from 203.0.113.2" in wait_for_output(listener, ["tcp from"])
 
 
 def test_lan_client_cannot_be_reached_without_a_rule(netlab: Lab) -> None:
     client = netlab.lan[0]
-    listener = netlab.start(client, sys.executable, "-c", LISTENER)
-    wait_for_output(listener, ["listening"])
+    listen(netlab, client, 8000, "tcp")
 
-    answer = netlab.run(
-        netlab.wan, sys.executable, "-c", CONNECTOR, WAN_GATEWAY, "18000", check=False
-    )
-
-    assert answer.returncode != 0
-    assert "refused" in answer.stderr.lower()
+    assert connect(netlab, 18000) == "ConnectionRefusedError"
 
 
 def test_lan_client_reaches_gateway_on_its_bridge(netlab: Lab) -> None:

@@ -62,6 +62,11 @@ class RunningGateway:
         """The root description's URL."""
         return f"http://127.0.0.1:{self.http_port}/rootDesc.xml"
 
+    @property
+    def igd1_url(self) -> str:
+        """The IGD:1 face's description URL (the same gateway as a second root device)."""
+        return f"http://127.0.0.1:{self.http_port}/igd1/rootDesc.xml"
+
     async def start(self) -> None:
         """Start the daemon (again: same port and data dir, hence the same UDN)."""
         options = parse_options(

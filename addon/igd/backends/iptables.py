@@ -37,7 +37,6 @@ from igd.backends.iptables_rules import (
     PREROUTING,
     InternalEnd,
     RuleKey,
-    check,
     dnat_order,
     dnat_rule,
     flow_rule,
@@ -53,7 +52,7 @@ from igd.backends.iptables_rules import (
     source_port,
     symmetry_rule,
 )
-from igd.core.nat import NatError, Redirect
+from igd.core.nat import NatError, Redirect, check_redirect
 
 COMMAND_TIMEOUT = 120.0  # seconds one iptables-restore or -save may take (10,000 rules: a few)
 LOCK_WAIT = 10  # seconds iptables-restore waits for the xtables lock another program holds
@@ -119,7 +118,7 @@ class IptablesBackend:
         async with self._lock:
             self._require_started()
             for redirect in (*add, *remove):
-                check(redirect)
+                check_redirect(redirect)
             mappings, added = self._after(add, remove)
             try:
                 await self._restore(self._changes(added, remove))

@@ -8,11 +8,10 @@ the life of a rule: the functions below are its only writers.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 from collections.abc import Iterable, Sequence
 
-from igd.core.nat import TCP, UDP, NatError, Redirect
+from igd.core.nat import TCP, UDP, NatError, Redirect, check_redirect
 
 NAT = "nat"
 FILTER = "filter"
@@ -25,7 +24,6 @@ OUR_CHAINS = {NAT: (PREROUTING, POSTROUTING), FILTER: (FORWARD, FLOWS, MAPPED)}
 # The same conntrack bit as the nftables backend's ("forwarded by our mappings"), for the same
 # reason: clear of the bits kube-proxy, Calico, Tailscale and wg-quick use.
 MAPPED_MARK = 0x2000
-MAX_PORT = 65535
 IPTABLES_PROTOCOLS = {TCP: "tcp", UDP: "udp"}
 PROTOCOLS = {name: protocol for protocol, name in IPTABLES_PROTOCOLS.items()}
 
@@ -40,19 +38,6 @@ def rule_key(redirect: Redirect) -> RuleKey:
 
 def internal_end(redirect: Redirect) -> InternalEnd:
     return (redirect.internal_client, redirect.protocol, redirect.internal_port)
-
-
-def check(redirect: Redirect) -> None:
-    """Refuse what iptables would misread: it resolves a malformed address through DNS."""
-    if redirect.protocol not in IPTABLES_PROTOCOLS:
-        raise NatError(f"unsupported protocol {redirect.protocol!r} in {redirect}")
-    for address in filter(None, (redirect.internal_client, redirect.remote_host)):
-        try:
-            ipaddress.IPv4Address(address)
-        except ValueError:
-            raise NatError(f"not an IPv4 address: {address!r} in {redirect}") from None
-    if not all(0 < port <= MAX_PORT for port in (redirect.external_port, redirect.internal_port)):
-        raise NatError(f"port out of range in {redirect}")
 
 
 def hooks(wan_interface: str) -> list[Hook]:
@@ -161,7 +146,7 @@ def saved_redirects(nat_rules: Sequence[str]) -> list[Redirect]:
             redirect = Redirect(
                 PROTOCOLS[options["-p"]], int(options["--dport"]), client, int(port), remote
             )
-            check(redirect)
+            check_redirect(redirect)
         except (KeyError, ValueError, NatError):
             continue
         redirects.append(redirect)

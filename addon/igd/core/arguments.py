@@ -9,7 +9,9 @@ ranges (733). Authorization and table state come later, in the table itself.
 from __future__ import annotations
 
 import ipaddress
+import sys
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 from igd.core.errors import (
     ARGUMENT_VALUE_INVALID,
@@ -33,6 +35,19 @@ _BROADCAST = "255.255.255.255"  # InternalClient for UDP shared by several hosts
 _UNWANTED_IN_DESCRIPTION = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0), 0xFFFE, 0xFFFF])
 
 
+class MappingArguments(TypedDict):
+    """AddPortMapping/AddAnyPortMapping in-arguments (5.6.16, 5.6.17) as a front-end passes them."""
+
+    remote_host: str
+    external_port: int
+    protocol: str
+    internal_port: int
+    internal_client: str
+    enabled: bool
+    description: str
+    lease_duration: int
+
+
 @dataclass(frozen=True, slots=True)
 class MappingRequest:
     """AddPortMapping/AddAnyPortMapping arguments after the value checks, normalized."""
@@ -48,31 +63,24 @@ class MappingRequest:
 
 
 def check_mapping_request(
-    *,
-    remote_host: str,
-    external_port: int,
-    protocol: str,
-    internal_port: int,
-    internal_client: str,
-    enabled: bool,
-    description: str,
-    lease_duration: int,
-    any_port: bool,
+    *, any_port: bool, **arguments: Unpack[MappingArguments]
 ) -> MappingRequest:
     """Check AddPortMapping (any_port False) or AddAnyPortMapping values: 601, 715/716/732, 600."""
-    protocol = check_protocol(protocol)
+    protocol = check_protocol(arguments["protocol"])
+    lease_duration = arguments["lease_duration"]
     if not 0 <= lease_duration <= MAX_LEASE_DURATION:
         raise UpnpError(ARGUMENT_VALUE_OUT_OF_RANGE, f"lease {lease_duration} s")
+    external_port, internal_port = arguments["external_port"], arguments["internal_port"]
     check_ui2(external_port)
     check_ui2(internal_port)
-    if internal_client in ("", "*"):
+    if arguments["internal_client"] in ("", "*"):
         raise UpnpError(WILD_CARD_NOT_PERMITTED_IN_SRC_IP)
     if external_port == 0 and not any_port:
         raise UpnpError(WILD_CARD_NOT_PERMITTED_IN_EXT_PORT)
     if internal_port == 0:
         raise UpnpError(WILD_CARD_NOT_PERMITTED_IN_INT_PORT)
-    remote_host = check_remote_host(remote_host)
-    internal_client = _check_ipv4(internal_client, "InternalClient")
+    remote_host = check_remote_host(arguments["remote_host"])
+    internal_client = _check_ipv4(arguments["internal_client"], "InternalClient")
     if internal_client == _BROADCAST and protocol == TCP:
         raise UpnpError(ARGUMENT_VALUE_INVALID, "broadcast InternalClient is for UDP only")
     return MappingRequest(
@@ -81,8 +89,8 @@ def check_mapping_request(
         protocol=protocol,
         internal_port=internal_port,
         internal_client=internal_client,
-        enabled=enabled,
-        description=clean_description(description),
+        enabled=arguments["enabled"],
+        description=clean_description(arguments["description"]),
         # NewLeaseDuration 0 MUST become 604800: no static mappings through v2 (5.6.16, 5.8)
         lease_duration=lease_duration or MAX_LEASE_DURATION,
     )
@@ -93,7 +101,7 @@ def check_protocol(protocol: str) -> str:
     upper = protocol.upper()
     if upper not in (TCP, UDP):
         raise UpnpError(ARGUMENT_VALUE_OUT_OF_RANGE, f"protocol {protocol!r}")
-    return upper
+    return TCP if upper == TCP else UDP  # the constants: a table of 10,000 holds no copies
 
 
 def check_ui2(value: int) -> None:
@@ -118,14 +126,18 @@ def check_port_range(start_port: int, end_port: int) -> None:
 
 
 def clean_description(description: str) -> str:
-    """Drop control characters, keep at most 256 bytes of UTF-8 without cutting a character."""
+    """Drop control characters, keep at most 256 bytes of UTF-8 without cutting a character.
+
+    Interned, as InternalClient is: one program's mappings share one description, one host's
+    mappings one address, so the table keeps one copy of each.
+    """
     # "ignore" drops lone surrogates on the way in and a cut character on the way out
     data = description.translate(_UNWANTED_IN_DESCRIPTION).encode("utf-8", "ignore")
-    return data[:MAX_DESCRIPTION_BYTES].decode("utf-8", "ignore")
+    return sys.intern(data[:MAX_DESCRIPTION_BYTES].decode("utf-8", "ignore"))
 
 
 def _check_ipv4(value: str, name: str) -> str:
     try:
-        return str(ipaddress.IPv4Address(value))
+        return sys.intern(str(ipaddress.IPv4Address(value)))
     except ValueError:
         raise UpnpError(ARGUMENT_VALUE_INVALID, f"{name} {value!r} is not dotted IPv4") from None

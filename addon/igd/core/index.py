@@ -25,6 +25,12 @@ class MappingIndex:
         self._by_client: dict[str, dict[MappingKey, None]] = {}  # each in creation order
         self._dynamic_per_client: Counter[str] = Counter()
         self._expiry = ExpiryQueue[MappingKey]()
+        self._version = 0  # changes with every insert, replace and remove
+
+    @property
+    def version(self) -> int:
+        """A number that differs after any change: a reader's position is valid while it holds."""
+        return self._version
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -77,6 +83,7 @@ class MappingIndex:
     def insert(self, entry: Entry) -> None:
         """Add a new entry at the end of the creation order."""
         key = entry.key
+        self._version += 1
         self._entries[key] = entry
         self._order.append(key)
         self._by_client.setdefault(entry.internal_client, {})[key] = None
@@ -87,11 +94,13 @@ class MappingIndex:
     def replace(self, entry: Entry) -> None:
         """Put a new version of a leased entry (same key and client) in the old one's place."""
         assert entry.expires_at is not None  # static entries are never overwritten
+        self._version += 1
         self._entries[entry.key] = entry
         self._expiry.set(entry.key, entry.expires_at)
 
     def remove(self, entry: Entry) -> None:
         key = entry.key
+        self._version += 1
         del self._entries[key]
         self._order.remove(key)
         own = self._by_client[entry.internal_client]

@@ -13,10 +13,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Unpack
 
 from igd.core import restrictions
 from igd.core.arguments import (
     UI2_MAX,
+    MappingArguments,
     MappingRequest,
     check_mapping_request,
     check_port_range,
@@ -42,6 +44,7 @@ from igd.core.records import (
     Caller,
     Entry,
     MappingKey,
+    MappingPolicy,
     MappingView,
     Permissions,
     PortInUse,
@@ -55,6 +58,7 @@ __all__ = [
     "DEFAULT_MAX_PER_CLIENT",
     "MIN_UNPRIVILEGED_PORT",
     "Caller",
+    "MappingPolicy",
     "MappingTable",
     "MappingView",
     "Permissions",
@@ -79,11 +83,13 @@ class MappingTable(CommittingTable):
         max_per_client: int = DEFAULT_MAX_PER_CLIENT,
         permissions: Permissions | None = None,
         port_in_use: PortInUse | None = None,
+        policy: MappingPolicy | None = None,
         expose_all_mappings: bool = False,
         rng: random.Random | None = None,
         journal: Journal | None = None,
     ) -> None:
-        """Hooks: `permissions` (allow/deny rules, 606), `port_in_use` (other mechanisms, 729).
+        """Hooks: `permissions` (allow/deny rules, 606), `port_in_use` (other mechanisms, 729),
+        `policy` (the gateway's own refusals, with their reason, and lease bounds).
 
         `expose_all_mappings` lets restricted callers read every entry (miniupnpd's way);
         `rng` picks the first port tried by AddAnyPortMapping with ExternalPort 0; `journal`
@@ -94,34 +100,12 @@ class MappingTable(CommittingTable):
         self._max_per_client = max_per_client
         self._permissions = permissions
         self._port_in_use = port_in_use
+        self._policy = policy
         self._rng = rng or random.SystemRandom()
 
-    async def add_port_mapping(
-        self,
-        caller: Caller,
-        *,
-        remote_host: str,
-        external_port: int,
-        protocol: str,
-        internal_port: int,
-        internal_client: str,
-        enabled: bool,
-        description: str,
-        lease_duration: int,
-    ) -> None:
+    async def add_port_mapping(self, caller: Caller, **arguments: Unpack[MappingArguments]) -> None:
         """AddPortMapping (5.6.16): create, or overwrite the same client's entry (Figure 3)."""
-        request = check_mapping_request(
-            remote_host=remote_host,
-            external_port=external_port,
-            protocol=protocol,
-            internal_port=internal_port,
-            internal_client=internal_client,
-            enabled=enabled,
-            description=description,
-            lease_duration=lease_duration,
-            any_port=False,
-        )
-        restrictions.check_add(caller, request)  # R1, R2
+        request = await self._admitted(caller, arguments, any_port=False)
         async with self._changing():
             if not self._permitted(request, request.external_port):
                 raise UpnpError(ACTION_NOT_AUTHORIZED, "refused by the permission rules")
@@ -141,34 +125,13 @@ class MappingTable(CommittingTable):
                 await self._overwrite(existing, request)
 
     async def add_any_port_mapping(
-        self,
-        caller: Caller,
-        *,
-        remote_host: str,
-        external_port: int,
-        protocol: str,
-        internal_port: int,
-        internal_client: str,
-        enabled: bool,
-        description: str,
-        lease_duration: int,
+        self, caller: Caller, **arguments: Unpack[MappingArguments]
     ) -> int:
         """AddAnyPortMapping (5.6.17): a taken port yields another (Figure 4); NewReservedPort.
 
         Ours: ExternalPort 0 means "any port", never a wildcard mapping.
         """
-        request = check_mapping_request(
-            remote_host=remote_host,
-            external_port=external_port,
-            protocol=protocol,
-            internal_port=internal_port,
-            internal_client=internal_client,
-            enabled=enabled,
-            description=description,
-            lease_duration=lease_duration,
-            any_port=True,
-        )
-        restrictions.check_add(caller, request)  # R1, R2
+        request = await self._admitted(caller, arguments, any_port=True)
         async with self._changing():
             wanted = request.external_port
             existing = self._entries.get((wanted, request.protocol))
@@ -267,12 +230,16 @@ class MappingTable(CommittingTable):
         lease ended or that the rules and limits refuse now are left out. One backend change adds
         what the kernel lacks and removes what the table lacks. The table must be empty; on
         NatError it stays empty and the kernel unchanged. No change event: nothing changed for
-        clients.
+        clients. With a `policy`, no lease outlasts the longest it grants now.
         """
+        if self._policy is not None:
+            await self._policy.refresh()
         async with self._lock:
             if len(self._entries):
                 raise RuntimeError("restore needs an empty table")
             now = self._clock()
+            if self._policy is not None:
+                entries = _ending_by(entries, now + self._policy.longest_lease)
             kept: dict[MappingKey, Entry] = {}
             per_client: Counter[str] = Counter()
             expired = refused = 0
@@ -333,6 +300,21 @@ class MappingTable(CommittingTable):
                 raise UpnpError(NO_SUCH_ENTRY_IN_ARRAY, "not a static mapping")
             await self._delete([entry])
 
+    async def _admitted(
+        self, caller: Caller, arguments: MappingArguments, *, any_port: bool
+    ) -> MappingRequest:
+        """An add's request once checked: its arguments (5.6.0b), the policy, then R1 and R2."""
+        request = check_mapping_request(any_port=any_port, **arguments)
+        if self._policy is not None:
+            refusal = self._policy.refusal(request, any_port=any_port)
+            if refusal is not None:
+                raise UpnpError(ACTION_NOT_AUTHORIZED, refusal)
+            await self._policy.refresh()
+            granted = self._policy.granted_lease(request.lease_duration)
+            request = replace(request, lease_duration=granted)
+        restrictions.check_add(caller, request)  # R1, R2
+        return request
+
     def _restorable(self, entry: Entry, kept: dict[MappingKey, Entry], client_count: int) -> bool:
         """Whether a saved entry may come back: allowed now, within the limits, not a repeat."""
         return (
@@ -361,6 +343,15 @@ class MappingTable(CommittingTable):
             raise UpnpError(NO_PORT_MAPS_AVAILABLE, "mapping table full")
         if self._entries.dynamic_count(internal_client) >= self._max_per_client:
             raise UpnpError(NO_PORT_MAPS_AVAILABLE, f"limit reached for {internal_client}")
+
+
+def _ending_by(entries: Iterable[Entry], latest: float) -> Iterable[Entry]:
+    """The entries with every lease that ends after `latest` cut to end then."""
+    for entry in entries:
+        if entry.expires_at is None or entry.expires_at <= latest:
+            yield entry
+        else:
+            yield replace(entry, expires_at=latest)
 
 
 def _same_owner(existing: Entry, request: MappingRequest) -> bool:

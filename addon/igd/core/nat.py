@@ -7,12 +7,14 @@ and `apply` is all-or-nothing: a refused change leaves both the kernel and the t
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 TCP = "TCP"
 UDP = "UDP"
+MAX_PORT = 65535
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -28,6 +30,23 @@ class Redirect:
 
 class NatError(Exception):
     """The kernel refused a change; nothing of it was applied."""
+
+
+def check_redirect(redirect: Redirect) -> None:
+    """Refuse what a kernel tool would misread: nft and iptables resolve a bad address by DNS.
+
+    The core never makes such a redirect; a backend checks anyway, being the last step before
+    the kernel.
+    """
+    if redirect.protocol not in (TCP, UDP):
+        raise NatError(f"unsupported protocol {redirect.protocol!r} in {redirect}")
+    for address in filter(None, (redirect.internal_client, redirect.remote_host)):
+        try:
+            ipaddress.IPv4Address(address)
+        except ValueError:
+            raise NatError(f"not an IPv4 address: {address!r} in {redirect}") from None
+    if not all(0 < port <= MAX_PORT for port in (redirect.external_port, redirect.internal_port)):
+        raise NatError(f"port out of range in {redirect}")
 
 
 class NatBackend(Protocol):

@@ -6,7 +6,8 @@ sees one consistent state. Leases are reported as the seconds left at the moment
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from itertools import islice
 
 from igd.core import restrictions
@@ -20,6 +21,17 @@ from igd.core.errors import (
 from igd.core.index import MappingIndex
 from igd.core.records import Caller, Entry, MappingView
 
+MAX_WALKS = 64  # restricted callers whose walk position is kept
+
+
+@dataclass(slots=True)
+class _Walk:
+    """Where a restricted caller's GetGeneric walk stands, while the table is unchanged."""
+
+    version: int
+    next_index: int
+    rest: Iterator[Entry]
+
 
 class MappingTableReader:
     """The table's entries as callers may read them."""
@@ -28,6 +40,9 @@ class MappingTableReader:
         self._clock = clock
         self._expose_all = expose_all_mappings
         self._entries = MappingIndex()
+        # A restricted caller's index counts in its own filtered view, which has no index of its
+        # own: a walk 0, 1, 2... goes on from where the last call stopped instead of from 0.
+        self._walks: dict[str, _Walk] = {}
 
     @property
     def number_of_entries(self) -> int:
@@ -66,13 +81,7 @@ class MappingTableReader:
                 return self._entries.at(index).view(now)
             except IndexError:
                 raise UpnpError(SPECIFIED_ARRAY_INDEX_INVALID) from None
-        own = (
-            entry
-            for entry in self._entries.of_client(caller.address)
-            if restrictions.owns(caller, entry)
-            and entry.external_port >= restrictions.MIN_UNPRIVILEGED_PORT
-        )
-        found = next(islice(own, index, None), None)
+        found = self._own_entry_at(caller, index)
         if found is None:
             raise UpnpError(SPECIFIED_ARRAY_INDEX_INVALID)
         return found.view(now)
@@ -122,6 +131,25 @@ class MappingTableReader:
         if not listing:
             raise UpnpError(PORT_MAPPING_NOT_FOUND)
         return listing
+
+    def _own_entry_at(self, caller: Caller, index: int) -> Entry | None:
+        """The `index`-th entry of a restricted caller's view, R5 and ExternalPort >= 1024."""
+        walk = self._walks.pop(caller.address, None)
+        if walk is None or walk.version != self._entries.version or walk.next_index > index:
+            own = (
+                entry
+                for entry in self._entries.of_client(caller.address)
+                if restrictions.owns(caller, entry)
+                and entry.external_port >= restrictions.MIN_UNPRIVILEGED_PORT
+            )
+            walk = _Walk(self._entries.version, 0, own)
+        found = next(islice(walk.rest, index - walk.next_index, None), None)
+        if found is not None:
+            walk.next_index = index + 1
+            self._walks[caller.address] = walk
+            if len(self._walks) > MAX_WALKS:
+                del self._walks[next(iter(self._walks))]  # the longest unused
+        return found
 
     def _reading(self, caller: Caller) -> Caller:
         """With `expose_all_mappings`, every caller reads as an authorized one (miniupnpd's way)."""

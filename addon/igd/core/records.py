@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from igd.core.nat import Redirect
+
+if TYPE_CHECKING:
+    from igd.core.arguments import MappingRequest
 
 # (ExternalPort, PortMappingProtocol). Ours: one entry per pair, whatever its RemoteHost (5.3).
 type MappingKey = tuple[int, str]
@@ -59,6 +62,27 @@ class Permissions(Protocol):
 
     def allows(self, external_port: int, internal_client: str, internal_port: int) -> bool:
         """Whether a mapping of this external port to this internal client and port may exist."""
+
+
+class MappingPolicy(Protocol):
+    """The gateway's own say over the mappings it makes, beyond the standard's rules (Ours).
+
+    An add asks it once its arguments are known good (5.6.0b steps 1-5) and before R1-R6, so
+    that a refusal (606) names the rule that decided; a restore keeps no lease it would not grant.
+    """
+
+    @property
+    def longest_lease(self) -> int:
+        """The longest lease granted, in seconds."""
+
+    async def refresh(self) -> None:
+        """Read afresh what the table's hooks decide from, before an add or a restore."""
+
+    def refusal(self, request: MappingRequest, *, any_port: bool) -> str | None:
+        """Why this mapping may not be made, or None; with `any_port`, whatever its port."""
+
+    def granted_lease(self, requested: int) -> int:
+        """The lease given for a requested one of 1 to 604800 seconds."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,11 @@ miniupnpd does, so a slow or greedy client holds at most one connection per requ
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING
@@ -20,11 +22,16 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from igd.core.records import Caller
 from igd.upnp.clients import serves_v1_view
+from igd.upnp.connection_limits import ConnectionLimits
 from igd.upnp.refusal_log import RefusalLog
 from igd.upnp.soap import CONTENT_TYPE_XML, MAX_BODY_BYTES, control_handler
 
 if TYPE_CHECKING:
+    from aiohttp.abc import AbstractStreamWriter
+    from aiohttp.http_parser import RawRequestMessage
+    from aiohttp.streams import StreamReader
     from aiohttp.typedefs import Handler, Middleware
+    from aiohttp.web_protocol import RequestHandler
 
     from igd.upnp.devices import GatewayDevices
     from igd.upnp.gena import EventPublisher
@@ -38,6 +45,10 @@ MAX_LINE_BYTES = 8190
 MAX_HEADER_LINES = 64
 LISTEN_BACKLOG = 128  # what asyncio's create_server uses
 BAD_HOST = 400  # RFC 9110 7.2: a Host that is missing or not ours is a bad request
+# addresses remembered, parsed or judged, so that a busy control point costs no parsing per call;
+# bounded, as any LAN host can connect from many source addresses
+KNOWN_PEERS = 1024
+SERVER_HEADER = web.AppKey("server_header", str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +60,14 @@ class CallerPolicy:
 
     def caller(self, request: web.Request) -> Caller:
         """The core's view of the request's sender (the guard has checked it is a LAN host)."""
-        address = _peer_ipv4(request.remote)
-        authorized = not self.secure_mode or (address is not None and address in self.trusted)
-        return Caller(address=str(address or ""), authorized=authorized)
+        return _caller(self, request.remote)
+
+
+@functools.lru_cache(maxsize=KNOWN_PEERS)
+def _caller(policy: CallerPolicy, remote: str | None) -> Caller:
+    address = _peer_ipv4(remote)
+    authorized = not policy.secure_mode or (address is not None and address in policy.trusted)
+    return Caller(address=str(address or ""), authorized=authorized)
 
 
 def _peer_ipv4(remote: str | None) -> IPv4Address | None:
@@ -131,14 +147,25 @@ _SERVER_LOG.addFilter(_MalformedRequests())
 def _guard(lans: Sequence[LanInterface]) -> Middleware:
     by_address = {lan.address: lan for lan in lans}
     refusals = RefusalLog(LOG)
+    served: dict[tuple[str, str], str | None] = {}
+
+    def lan_address(local: str, remote: str) -> str | None:
+        """Our LAN address that `local` names, if `remote` is a host of that LAN; else None."""
+        key = (local, remote)
+        if key not in served:
+            address = _peer_ipv4(local)
+            lan = by_address.get(address) if address is not None else None
+            if len(served) >= KNOWN_PEERS:
+                served.clear()
+            served[key] = str(address) if lan is not None and lan.serves(remote) else None
+        return served[key]
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         transport = request.transport
         sockname: tuple[str, int] = transport.get_extra_info("sockname") if transport else ("", 0)
-        local = _peer_ipv4(sockname[0])
-        lan = by_address.get(local) if local is not None else None
-        if local is None or lan is None or not lan.serves(request.remote or ""):
+        local = lan_address(sockname[0], request.remote or "")
+        if local is None:
             refusals.refused(
                 request.remote or "", "HTTP from %s refused: not a host of this LAN", request.remote
             )
@@ -146,7 +173,7 @@ def _guard(lans: Sequence[LanInterface]) -> Middleware:
         # DNS rebinding (A7): a browser tricked into calling us sends the attacker's host name
         host = request.headers.get(hdrs.HOST, "")
         port = sockname[1]
-        if host not in (f"{local}:{port}", *((str(local),) if port == 80 else ())):
+        if host != f"{local}:{port}" and not (port == 80 and host == local):
             refusals.refused(
                 request.remote or "",
                 "HTTP from %s refused: Host %r is not %s:%d",
@@ -168,19 +195,57 @@ def build_app(
 ) -> web.Application:
     """The application: `routes` behind the guard for requests reaching `lans`' addresses.
 
-    `server` is the SERVER header of every answer (UDA 1.1 form, ssdp_messages.server_header).
+    `server` is the SERVER header of every answer (UDA 1.1 form, ssdp_messages.server_header);
+    HttpServer puts it on.
     """
-
-    async def finish(_request: web.Request, response: web.StreamResponse) -> None:
-        response.headers[hdrs.SERVER] = server
-        # one request per connection (A9); the header too, as aiohttp wrote its own already
-        response.headers[hdrs.CONNECTION] = "close"
-        response.force_close()
-
     app = web.Application(middlewares=[_guard(lans)], client_max_size=MAX_BODY_BYTES)
     app.add_routes(list(routes))
-    app.on_response_prepare.append(finish)
+    app[SERVER_HEADER] = server
     return app
+
+
+type _RequestFactory = Callable[
+    [RawRequestMessage, StreamReader, RequestHandler, AbstractStreamWriter, asyncio.Task[None]],
+    web.BaseRequest,
+]
+
+
+def _stamping_request_factory(app: web.Application) -> _RequestFactory:
+    """aiohttp's request factory for `app` (as Application._make_request), stamping each answer.
+
+    aiohttp refuses a request it cannot parse (a bad request line, headers over the limits) with
+    an answer of its own that neither a middleware nor an on_response_prepare hook sees; every
+    answer passes through its request's prepare hook, so the stamp goes there: our SERVER
+    header, and one request per connection (A9).
+    """
+    server_header = app[SERVER_HEADER]
+
+    class GatewayRequest(web.Request):
+        async def _prepare_hook(self, response: web.StreamResponse) -> None:
+            response.headers[hdrs.SERVER] = server_header
+            # the header too, as aiohttp wrote its own already
+            response.headers[hdrs.CONNECTION] = "close"
+            response.force_close()
+            await super()._prepare_hook(response)
+
+    def make(
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: RequestHandler,
+        writer: AbstractStreamWriter,
+        task: asyncio.Task[None],
+    ) -> web.BaseRequest:
+        return GatewayRequest(
+            message,
+            payload,
+            protocol,
+            writer,
+            task,
+            task.get_loop(),
+            client_max_size=MAX_BODY_BYTES,
+        )
+
+    return make
 
 
 class HttpServer:
@@ -189,9 +254,20 @@ class HttpServer:
     Each listening socket is also bound to its LAN interface (SO_BINDTODEVICE), so a connection
     that arrives on another interface, the WAN above all, is refused by the kernel before any
     byte is read, even when it is addressed to the LAN address (security-notes.md A1).
+    Every connection passes `limits` (A9: a deadline, a share per source, a cap in all) before
+    aiohttp sees it.
     """
 
-    def __init__(self, app: web.Application, *, lans: Sequence[LanInterface], port: int) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        lans: Sequence[LanInterface],
+        port: int,
+        limits: ConnectionLimits | None = None,
+    ) -> None:
+        self._limits = limits or ConnectionLimits()
+        self._listeners: list[asyncio.Server] = []
         self._runner = web.AppRunner(
             app,
             access_log=None,
@@ -212,16 +288,28 @@ class HttpServer:
     async def start(self) -> None:
         """Bind every LAN address; OSError if one cannot be bound (nothing stays bound then)."""
         await self._runner.setup()
+        server = self._runner.server
+        assert server is not None  # made by setup()
+        server.request_factory = _stamping_request_factory(self._runner.app)
+        # our own listeners rather than aiohttp's sites: every connection passes the limits
+        serve = self._limits.protocol_factory(server)
+        loop = asyncio.get_running_loop()
         try:
             for lan in self._lans:
                 listener = _lan_listener(lan, self._port)
                 self._port = listener.getsockname()[1]  # the first chose it when asked for 0
-                await web.SockSite(self._runner, listener).start()
+                self._listeners.append(
+                    await loop.create_server(serve, sock=listener, backlog=LISTEN_BACKLOG)
+                )
         except OSError:
-            await self._runner.cleanup()
+            await self.stop()
             raise
 
     async def stop(self) -> None:
+        for listener in self._listeners:
+            listener.close()
+        self._listeners.clear()
+        self._limits.close()
         await self._runner.cleanup()
 
 

@@ -8,12 +8,13 @@ No `from __future__ import annotations` here: async-upnp-client compares the han
 annotations with Python types when it builds the service.
 """
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar
 
 from async_upnp_client.server import callable_action
 
 from igd.core import connection_actions
+from igd.core.arguments import MappingArguments
 from igd.core.connection import ConnectionModel
 from igd.core.errors import ACTION_NOT_AUTHORIZED, NO_SUCH_ENTRY_IN_ARRAY, UpnpError
 from igd.core.mappings import MappingTable
@@ -81,6 +82,60 @@ async def _delete_own_on_both_protocols(
         deleted = True
     if not deleted:
         raise UpnpError(ACTION_NOT_AUTHORIZED if refused else NO_SUCH_ENTRY_IN_ARRAY)
+
+
+type _AddMapping = Callable[[MappingTable, Caller, MappingArguments], Awaitable[ActionResult]]
+type _ActionHandler = Callable[..., Awaitable[ActionResult]]
+
+
+def _add_action(name: str, out_args: Mapping[str, str], add: _AddMapping) -> _ActionHandler:
+    """The handler of AddPortMapping or AddAnyPortMapping: the in-arguments of 5.6.16 to `add`.
+
+    async-upnp-client reads each in-argument's type from the handler's own annotations, so both
+    actions share this one handler, built with the action's name and what it answers.
+    """
+
+    async def handler(
+        service: "WanIpConnection1Service",
+        *,
+        caller: Caller,
+        NewRemoteHost: str,
+        NewExternalPort: int,
+        NewProtocol: str,
+        NewInternalPort: int,
+        NewInternalClient: str,
+        NewEnabled: bool,
+        NewPortMappingDescription: str,
+        NewLeaseDuration: int,
+    ) -> ActionResult:
+        arguments = MappingArguments(
+            remote_host=NewRemoteHost,
+            external_port=NewExternalPort,
+            protocol=NewProtocol,
+            internal_port=NewInternalPort,
+            internal_client=NewInternalClient,
+            enabled=NewEnabled,
+            description=NewPortMappingDescription,
+            lease_duration=NewLeaseDuration,
+        )
+        return await add(service.MAPPINGS, caller, arguments)
+
+    declare = callable_action(name, in_args=ADD_ARGUMENTS, out_args=out_args)
+    action: _ActionHandler = declare(handler)  # the library's decorator is untyped
+    return action
+
+
+async def _add_port_mapping(
+    table: MappingTable, caller: Caller, arguments: MappingArguments
+) -> ActionResult:
+    await table.add_port_mapping(caller, **arguments)
+    return {}
+
+
+async def _add_any_port_mapping(
+    table: MappingTable, caller: Caller, arguments: MappingArguments
+) -> ActionResult:
+    return {"NewReservedPort": await table.add_any_port_mapping(caller, **arguments)}
 
 
 class WanIpConnection1Service(GatewayService):
@@ -267,32 +322,7 @@ class WanIpConnection1Service(GatewayService):
         )
         return _entry_result(view)
 
-    @callable_action(name="AddPortMapping", in_args=ADD_ARGUMENTS, out_args={})
-    async def add_port_mapping(
-        self,
-        *,
-        caller: Caller,
-        NewRemoteHost: str,
-        NewExternalPort: int,
-        NewProtocol: str,
-        NewInternalPort: int,
-        NewInternalClient: str,
-        NewEnabled: bool,
-        NewPortMappingDescription: str,
-        NewLeaseDuration: int,
-    ) -> ActionResult:
-        await self.MAPPINGS.add_port_mapping(
-            caller,
-            remote_host=NewRemoteHost,
-            external_port=NewExternalPort,
-            protocol=NewProtocol,
-            internal_port=NewInternalPort,
-            internal_client=NewInternalClient,
-            enabled=NewEnabled,
-            description=NewPortMappingDescription,
-            lease_duration=NewLeaseDuration,
-        )
-        return {}
+    add_port_mapping = _add_action("AddPortMapping", {}, _add_port_mapping)
 
     @callable_action(name="DeletePortMapping", in_args=KEY_ARGUMENTS, out_args={})
     async def delete_port_mapping(
@@ -315,36 +345,9 @@ class WanIpConnection2Service(WanIpConnection1Service):
     ACTION_ORDER = WAN_IP_CONNECTION_2_ACTIONS
     STATE_VARIABLE_DEFINITIONS = V2_STATE_VARIABLES
 
-    @callable_action(
-        name="AddAnyPortMapping",
-        in_args=ADD_ARGUMENTS,
-        out_args={"NewReservedPort": "ExternalPort"},
+    add_any_port_mapping = _add_action(
+        "AddAnyPortMapping", {"NewReservedPort": "ExternalPort"}, _add_any_port_mapping
     )
-    async def add_any_port_mapping(
-        self,
-        *,
-        caller: Caller,
-        NewRemoteHost: str,
-        NewExternalPort: int,
-        NewProtocol: str,
-        NewInternalPort: int,
-        NewInternalClient: str,
-        NewEnabled: bool,
-        NewPortMappingDescription: str,
-        NewLeaseDuration: int,
-    ) -> ActionResult:
-        reserved = await self.MAPPINGS.add_any_port_mapping(
-            caller,
-            remote_host=NewRemoteHost,
-            external_port=NewExternalPort,
-            protocol=NewProtocol,
-            internal_port=NewInternalPort,
-            internal_client=NewInternalClient,
-            enabled=NewEnabled,
-            description=NewPortMappingDescription,
-            lease_duration=NewLeaseDuration,
-        )
-        return {"NewReservedPort": reserved}
 
     @callable_action(
         name="DeletePortMappingRange",
