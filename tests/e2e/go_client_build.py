@@ -74,4 +74,12 @@ def build_go_client(driver: Path, library_import_path: str) -> Path:
         )
         assert result.returncode == 0, f"go build of {driver} failed:\n{result.stderr}"
         built.replace(binary)
+    _prune_other_builds(binary)
     return binary
+
+
+def _prune_other_builds(binary: Path) -> None:
+    """Drop this driver's builds from other sources (~8 MB each; a running one keeps its file)."""
+    for other in binary.parent.parent.glob(f"*/{binary.name}"):
+        if other != binary:
+            shutil.rmtree(other.parent, ignore_errors=True)

@@ -57,17 +57,20 @@ def test_a_driver_that_does_not_compile_fails_with_the_compiler_message(
     assert list(own_cache.rglob("hello")) == []  # no half-built binary is kept
 
 
-def test_an_unchanged_driver_is_reused_and_a_changed_one_rebuilt(
+def test_an_unchanged_driver_is_reused_and_a_changed_one_rebuilt_in_its_place(
     own_cache: Path, tmp_path: Path
 ) -> None:
     driver = _driver(tmp_path, 'fmt.Println("first")')
     first = build_go_client(driver, GOUPNP)
     built_at = first.stat().st_mtime_ns
     again = build_go_client(driver, GOUPNP)
+    again_built_at = again.stat().st_mtime_ns
+    said_first = _output(first)
     _driver(tmp_path, 'fmt.Println("second")')
     changed = build_go_client(driver, GOUPNP)
 
-    assert (again, again.stat().st_mtime_ns) == (first, built_at)
+    assert (again, again_built_at) == (first, built_at)
+    assert said_first == "first\n"
     assert changed != first
     assert _output(changed) == "second\n"
-    assert _output(first) == "first\n"
+    assert not first.exists()  # the stale build is pruned
