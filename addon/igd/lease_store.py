@@ -382,13 +382,4 @@ def _entry(saved: dict[str, Any], expires_at: float) -> Entry:
         lease_duration=0,
         any_port=False,
     )
-    return Entry(
-        remote_host=request.remote_host,
-        external_port=request.external_port,
-        protocol=request.protocol,
-        internal_port=request.internal_port,
-        internal_client=request.internal_client,
-        enabled=request.enabled,
-        description=request.description,
-        expires_at=expires_at,
-    )
+    return Entry.of_request(request, request.external_port, expires_at)

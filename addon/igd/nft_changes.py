@@ -34,6 +34,13 @@ CHAIN_NAME_ATTRIBUTE = 3  # NFTA_CHAIN_NAME
 NFPROTO_INET = 1
 NFPROTO_IPV4 = 2
 IPV4_FAMILIES = (NFPROTO_INET, NFPROTO_IPV4)  # the tables that see IPv4 traffic
+# the messages that name a chain, and where: ours may sit in a shared table (iptables-nft)
+CHAIN_ATTRIBUTES = {
+    NFT_MSG_NEWRULE: RULE_CHAIN_ATTRIBUTE,
+    NFT_MSG_DELRULE: RULE_CHAIN_ATTRIBUTE,
+    NFT_MSG_NEWCHAIN: CHAIN_NAME_ATTRIBUTE,
+    NFT_MSG_DELCHAIN: CHAIN_NAME_ATTRIBUTE,
+}
 
 NFGENMSG = struct.Struct("=BBH")  # family, version, resource id
 RECEIVE_BUFFER_BYTES = 4 << 20  # a burst of our own changes between two adds fits
@@ -110,12 +117,7 @@ class NftablesChanges:
         table = _name(found.get(TABLE_ATTRIBUTE, b""))
         if family == NFPROTO_IPV4 and table == self._own_table:
             return False
-        chain_attribute = {
-            NFT_MSG_NEWRULE: RULE_CHAIN_ATTRIBUTE,
-            NFT_MSG_DELRULE: RULE_CHAIN_ATTRIBUTE,
-            NFT_MSG_NEWCHAIN: CHAIN_NAME_ATTRIBUTE,
-            NFT_MSG_DELCHAIN: CHAIN_NAME_ATTRIBUTE,
-        }.get(message)
+        chain_attribute = CHAIN_ATTRIBUTES.get(message)
         if chain_attribute is None:
             return True
         return _name(found.get(chain_attribute, b"")) not in self._own_chains

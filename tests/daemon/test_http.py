@@ -5,41 +5,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from ipaddress import IPv4Network
-from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 
 from igd.daemon import Gateway
-from igd.options import parse_options
 from igd.upnp.http import HttpServer, build_app
 from igd.upnp.lan_interface import LanInterface, lan_interface
+from tests.daemon.gateway_support import Started
 from tests.daemon.gena_support import NotifyReceiver
 from tests.daemon.upnp_support import arguments, envelope, soap_headers
 
 WANIP2 = "urn:schemas-upnp-org:service:WANIPConnection:2"
 WINDOWS = "Microsoft-Windows/10.0 UPnP/1.0"
-
-type Started = Callable[..., Awaitable[Gateway]]
-
-
-@pytest.fixture
-async def start_gateway(tmp_path: Path) -> AsyncIterator[Started]:
-    """Start gateways on loopback with a free port; all are stopped after the test."""
-    started: list[Gateway] = []
-
-    async def start(**raw: Any) -> Gateway:
-        options = parse_options({"http_port": 0, "data_dir": str(tmp_path), **raw})
-        gateway = Gateway(options)
-        started.append(gateway)
-        await gateway.start()
-        return gateway
-
-    yield start
-    for gateway in started:
-        await gateway.stop()
 
 
 def _base(gateway: Gateway) -> str:

@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
-
 import aiohttp
-import pytest
 
 from igd.daemon import Gateway
-from igd.options import parse_options
+from tests.daemon.gateway_support import Started
 from tests.daemon.upnp_support import arguments, envelope, soap_headers
 
 WANIP2 = "urn:schemas-upnp-org:service:WANIPConnection:2"
 NO_PORT_MAPS_AVAILABLE = "728"  # WANIPConnection:2 2.4
-type Started = Callable[..., Awaitable[Gateway]]
-
-
-@pytest.fixture
-async def start_gateway(tmp_path: Path) -> AsyncIterator[Started]:
-    started: list[Gateway] = []
-
-    async def start(**raw: Any) -> Gateway:
-        gateway = Gateway(parse_options({"http_port": 0, "data_dir": str(tmp_path), **raw}))
-        started.append(gateway)
-        await gateway.start()
-        return gateway
-
-    yield start
-    for gateway in started:
-        await gateway.stop()
 
 
 async def _add(gateway: Gateway, external_port: int) -> str:

@@ -8,38 +8,20 @@ subscriber holding up no one else.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
 
 from igd.daemon import Gateway
-from igd.options import parse_options
 from igd.upnp.refusal_log import LINES_PER_SOURCE
+from tests.daemon.gateway_support import Started
 from tests.daemon.gena_support import NotifyReceiver
 from tests.daemon.upnp_support import arguments, envelope, soap_headers
 
 WANIP2 = "urn:schemas-upnp-org:service:WANIPConnection:2"
-type Started = Callable[..., Awaitable[Gateway]]
 type ServerFactory = Callable[..., Awaitable[TestServer]]
-
-
-@pytest.fixture
-async def start_gateway(tmp_path: Path) -> AsyncIterator[Started]:
-    started: list[Gateway] = []
-
-    async def start(**raw: Any) -> Gateway:
-        gateway = Gateway(parse_options({"http_port": 0, "data_dir": str(tmp_path), **raw}))
-        started.append(gateway)
-        await gateway.start()
-        return gateway
-
-    yield start
-    for gateway in started:
-        await gateway.stop()
 
 
 async def _soap(gateway: Gateway, action: str, **values: object) -> tuple[int, str]:

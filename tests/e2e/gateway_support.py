@@ -24,6 +24,12 @@ EVENTS = f"{BASE}/evt/IPConn"
 TABLE = "upnp_gateway"
 WAIT = 15.0  # seconds any bounded wait in these tests may take
 HTTP_TOOL = str(Path(__file__).with_name("http_tool.py"))
+# async-upnp-client's `upnp-client` console script, started with an event loop of its own:
+# its main() calls asyncio.get_event_loop(), which Python 3.14 no longer makes up.
+UPNP_CLIENT = (
+    "import asyncio, sys; asyncio.set_event_loop(asyncio.new_event_loop()); "
+    "sys.argv[0] = 'upnp-client'; from async_upnp_client.cli import main; main()"
+)
 
 
 def start_daemon(lab: Lab, data_dir: Path, *flags: str) -> subprocess.Popen[str]:
@@ -58,6 +64,22 @@ def start_daemon(lab: Lab, data_dir: Path, *flags: str) -> subprocess.Popen[str]
     else:
         wait_for_output(daemon, [f"UPnP Gateway listening on {DESCRIPTION}"], timeout=WAIT)
     return daemon
+
+
+def subscribe_wanipconnection(lab: Lab, host: Host, description: str) -> subprocess.Popen[str]:
+    """`upnp-client subscribe` to the WANIPConnection of `description`: one JSON line an event."""
+    return lab.start(
+        host,
+        sys.executable,
+        "-c",
+        UPNP_CLIENT,
+        "--timeout",
+        "5",
+        "subscribe",
+        description,
+        "WANIPConn1",
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
 
 
 def _tool(lab: Lab, host: Host, *arguments: str) -> dict[str, Any]:

@@ -20,7 +20,13 @@ from typing import Any, Protocol
 
 import pytest
 
-from tests.e2e.gateway_support import BASE, WAIT, kernel_redirects, start_daemon
+from tests.e2e.gateway_support import (
+    BASE,
+    WAIT,
+    kernel_redirects,
+    start_daemon,
+    subscribe_wanipconnection,
+)
 from tests.e2e.go_client_build import build_go_client
 from tests.e2e.traffic_support import LISTENER, TCP_CONNECTOR, UDP_SENDER
 from tests.lab import WAN_GATEWAY, Host, Lab, output_lines, wait_for_output
@@ -346,13 +352,6 @@ def test_a_mapping_made_through_igd2_is_listed_through_igd1(
     assert upnpc.listed() == set()
 
 
-# async-upnp-client's `upnp-client` console script with an event loop of its own (Python 3.14)
-UPNP_CLIENT = (
-    "import asyncio, sys; asyncio.set_event_loop(asyncio.new_event_loop()); "
-    "sys.argv[0] = 'upnp-client'; from async_upnp_client.cli import main; main()"
-)
-
-
 def _entries_evented(output: str) -> tuple[int, int | None]:
     """(PortMappingNumberOfEntries, SystemUpdateID or None in v1) of the last event printed."""
     line = [text for text in output.splitlines() if "PortMappingNumberOfEntries" in text][-1]
@@ -366,18 +365,7 @@ def test_a_mapping_is_evented_on_both_faces_and_counted_once(
 ) -> None:
     lan = gateway.lan[0]
     subscribers = [
-        gateway.start(
-            lan,
-            sys.executable,
-            "-c",
-            UPNP_CLIENT,
-            "--timeout",
-            "5",
-            "subscribe",
-            description,
-            "WANIPConn1",
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        subscribe_wanipconnection(gateway, lan, description)
         for description in (IGD2_DESCRIPTION, IGD1_DESCRIPTION)
     ]
     needle = ["PortMappingNumberOfEntries"]

@@ -8,25 +8,23 @@ mappings. upnpc needs `-i` here: it treats the lab's 203.0.113.1 (RFC 5737) as n
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.gateway_support import DESCRIPTION, HTTP_PORT, TABLE, WAIT, start_daemon
+from tests.e2e.gateway_support import (
+    DESCRIPTION,
+    HTTP_PORT,
+    TABLE,
+    WAIT,
+    start_daemon,
+    subscribe_wanipconnection,
+)
 from tests.e2e.traffic_support import connect, listen, send_udp
 from tests.lab import LAN_GATEWAY, WAN_GATEWAY, Lab, wait_for_output
-
-# async-upnp-client's `upnp-client` console script, started with an event loop of its own:
-# its main() calls asyncio.get_event_loop(), which Python 3.14 no longer makes up.
-UPNP_CLIENT = (
-    "import asyncio, sys; asyncio.set_event_loop(asyncio.new_event_loop()); "
-    "sys.argv[0] = 'upnp-client'; from async_upnp_client.cli import main; main()"
-)
 
 
 @dataclass
@@ -108,18 +106,7 @@ def test_a_short_lease_leaves_the_kernel_when_it_ends(gateway: Running) -> None:
 def test_upnp_client_receives_the_system_update_id_event(gateway: Running) -> None:
     lab = gateway.lab
     client = lab.lan[0]
-    subscriber = lab.start(
-        client,
-        sys.executable,
-        "-c",
-        UPNP_CLIENT,
-        "--timeout",
-        "5",
-        "subscribe",
-        DESCRIPTION,
-        "WANIPConn1",
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+    subscriber = subscribe_wanipconnection(lab, client, DESCRIPTION)
     initial = wait_for_output(subscriber, ["SystemUpdateID"], timeout=WAIT)
 
     gateway.upnpc("-e", "test", "-a", client.address, "8000", "18000", "TCP")

@@ -64,16 +64,7 @@ class CommittingTable(MappingTableReader):
                 raise UpnpError(ACTION_FAILED, f"change not saved: {err}") from err
 
     async def _create(self, request: MappingRequest, port: int, *, static: bool = False) -> None:
-        entry = Entry(
-            remote_host=request.remote_host,
-            external_port=port,
-            protocol=request.protocol,
-            internal_port=request.internal_port,
-            internal_client=request.internal_client,
-            enabled=request.enabled,
-            description=request.description,
-            expires_at=None,
-        )
+        entry = Entry.of_request(request, port, expires_at=None)
         await self._apply(add=kernel_rules([entry]))
         now = self._clock()  # the lease runs from the moment the kernel has the rule
         if not static:

@@ -98,6 +98,22 @@ class Entry:
     description: str
     expires_at: float | None  # None for a static mapping made out of band
 
+    @classmethod
+    def of_request(
+        cls, request: MappingRequest, external_port: int, expires_at: float | None
+    ) -> Entry:
+        """The entry a checked request makes, on `external_port` (AddAny chooses it)."""
+        return cls(
+            remote_host=request.remote_host,
+            external_port=external_port,
+            protocol=request.protocol,
+            internal_port=request.internal_port,
+            internal_client=request.internal_client,
+            enabled=request.enabled,
+            description=request.description,
+            expires_at=expires_at,
+        )
+
     @property
     def key(self) -> MappingKey:
         return (self.external_port, self.protocol)
